@@ -1,0 +1,124 @@
+"""The pipeline: resolve -> read lazily -> map by the family's table -> write -> rename into place."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConversionError
+from .paddle_config import paddle_config
+from .plan import Plan, make_plan
+from .source import resolve
+from .tensors import FLOAT_DTYPES, Checkpoint
+from .writers import WRITERS
+
+TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+
+@dataclass
+class Result:
+    path: str
+    plan: Plan
+    weights_file: str
+
+
+def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None, progress=False) -> str:
+    """Convert the Hugging Face model directory ``src`` into a PaddleNLP directory ``out``.
+
+    Returns the output path. Raises ``ConversionError`` (one line naming the file or tensor)
+    on bad input; on any failure nothing is left at ``out``.
+    """
+    return convert_with_report(src, out, format=format, dtype=dtype, num_choices=num_choices,
+                               overwrite=overwrite, family=family, progress=progress).path
+
+
+def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None, progress=False) -> Result:
+    if format not in WRITERS:
+        raise ConversionError(f"format {format!r} is not one of {', '.join(WRITERS)}")
+    if dtype not in FLOAT_DTYPES:
+        raise ConversionError(f"dtype {dtype!r} is not one of {', '.join(FLOAT_DTYPES)}")
+    if not isinstance(num_choices, int) or num_choices < 1:
+        raise ConversionError(f"num_choices must be a positive integer, got {num_choices!r}")
+    out = os.path.abspath(os.fspath(out))
+    if os.path.exists(out) and not overwrite:
+        raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
+
+    source = resolve(src)
+    config_path = os.path.join(source.path, "config.json")
+    tokenizer_files = {n for n in TOKENIZER_FILES if source.has_file(n)}
+    with Checkpoint(source.weight_files) as ckpt:
+        plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_files, family, config_path)
+        parent = os.path.dirname(out)
+        try:
+            os.makedirs(parent, exist_ok=True)
+            tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
+        except OSError as e:
+            raise ConversionError(f"{out}: cannot write here ({e.strerror})") from None
+        try:
+            weights_name, writer_cls = WRITERS[format]
+            _write_weights(ckpt, plan, writer_cls, os.path.join(tmp, weights_name), FLOAT_DTYPES[dtype], progress)
+            config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path))
+            with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
+                json.dump(config, f, indent=2, ensure_ascii=False)
+            for name in sorted(tokenizer_files):
+                shutil.copyfile(os.path.join(source.path, name), os.path.join(tmp, name))
+            _move_into_place(tmp, out, overwrite)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ConversionError(f"{e.filename or out}: {e.strerror or e}") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return Result(out, plan, os.path.join(out, weights_name))
+
+
+def _write_weights(ckpt: Checkpoint, plan: Plan, writer_cls, path: str, dtype: np.dtype, progress: bool):
+    specs = [(e.dst, dtype, e.shape) for e in plan.entries]
+    writer = writer_cls(path, specs, {"format": "np"})
+    entries = plan.entries
+    if progress:
+        from tqdm import tqdm
+
+        entries = tqdm(entries, desc="converting", unit="tensor", leave=False)
+    try:
+        for e in entries:
+            writer.write(e.dst, _value(ckpt, e, dtype))
+    finally:
+        writer.close()
+
+
+def _value(ckpt: Checkpoint, e, dtype) -> np.ndarray:
+    if e.synthesized:
+        return np.zeros(e.shape, dtype=dtype)
+    first = ckpt.read(e.srcs[0])
+    for other in e.srcs[1:]:  # tied in the checkpoint and in PaddleNLP: must be one value
+        if not np.array_equal(first, ckpt.read(other)):
+            raise ConversionError(
+                f"tensor {other} differs from {e.srcs[0]}, but PaddleNLP ties them in {e.dst}: this checkpoint cannot be expressed"
+            )
+    if not np.isfinite(first.astype(np.float32, copy=False)).all():
+        raise ConversionError(f"{ckpt.file(e.srcs[0])}: tensor {e.srcs[0]} holds NaN or Inf")
+    value = first.T if e.transpose else first
+    # float -> float casts: upcasts are exact; downcasts round to nearest even, as torch's .to() does
+    return np.ascontiguousarray(value.astype(dtype, copy=False))
+
+
+def _move_into_place(tmp: str, out: str, overwrite: bool):
+    if not os.path.exists(out):
+        try:
+            os.rename(tmp, out)
+            return
+        except OSError:
+            if not os.path.exists(out):
+                raise
+    if not overwrite:
+        raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=os.path.dirname(out))
+    os.rename(out, os.path.join(old, "out"))
+    os.rename(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)

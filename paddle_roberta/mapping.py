@@ -1,0 +1,168 @@
+"""Declarative tensor tables: Hugging Face name -> PaddleNLP name, layout and expected shape.
+
+Each row reads ``(HF name, PaddleNLP name, layout, HF shape)``:
+
+- names are relative to the base model (``bert.`` / ``roberta.`` prefixes are added by
+  ``plan.py``) unless the row belongs to a head; ``{i}`` is the encoder layer index;
+- layout ``T`` means a ``Linear`` weight: torch stores ``[out, in]``, paddle ``[in, out]``,
+  so the tensor is transposed. Transposes come only from this column, never from shapes
+  (square matrices would make a guess silently wrong);
+- the shape is in the Hugging Face layout, in symbols of the config: V vocab_size,
+  H hidden_size, I intermediate_size, P max_position_embeddings, Y type_vocab_size,
+  L num_labels; numbers are literal.
+
+Check the PaddleNLP side against ``paddlenlp/transformers/{bert,roberta}/modeling.py``:
+BertEmbeddings / RobertaEmbeddings, ``nn.TransformerEncoderLayer`` (self_attn, linear1,
+linear2, norm1, norm2), BertPooler, BertLMPredictionHead, RobertaLMHead,
+RobertaClassificationHead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KEEP = "keep"
+T = "transpose"
+
+EMBEDDINGS = (
+    ("embeddings.word_embeddings.weight", "embeddings.word_embeddings.weight", KEEP, ("V", "H")),
+    ("embeddings.position_embeddings.weight", "embeddings.position_embeddings.weight", KEEP, ("P", "H")),
+    ("embeddings.token_type_embeddings.weight", "embeddings.token_type_embeddings.weight", KEEP, ("Y", "H")),
+    ("embeddings.LayerNorm.weight", "embeddings.layer_norm.weight", KEEP, ("H",)),
+    ("embeddings.LayerNorm.bias", "embeddings.layer_norm.bias", KEEP, ("H",)),
+)
+
+# One encoder layer; PaddleNLP builds it from paddle.nn.TransformerEncoderLayer (post-norm).
+ENCODER_LAYER = (
+    ("encoder.layer.{i}.attention.self.query.weight", "encoder.layers.{i}.self_attn.q_proj.weight", T, ("H", "H")),
+    ("encoder.layer.{i}.attention.self.query.bias", "encoder.layers.{i}.self_attn.q_proj.bias", KEEP, ("H",)),
+    ("encoder.layer.{i}.attention.self.key.weight", "encoder.layers.{i}.self_attn.k_proj.weight", T, ("H", "H")),
+    ("encoder.layer.{i}.attention.self.key.bias", "encoder.layers.{i}.self_attn.k_proj.bias", KEEP, ("H",)),
+    ("encoder.layer.{i}.attention.self.value.weight", "encoder.layers.{i}.self_attn.v_proj.weight", T, ("H", "H")),
+    ("encoder.layer.{i}.attention.self.value.bias", "encoder.layers.{i}.self_attn.v_proj.bias", KEEP, ("H",)),
+    ("encoder.layer.{i}.attention.output.dense.weight", "encoder.layers.{i}.self_attn.out_proj.weight", T, ("H", "H")),
+    ("encoder.layer.{i}.attention.output.dense.bias", "encoder.layers.{i}.self_attn.out_proj.bias", KEEP, ("H",)),
+    ("encoder.layer.{i}.attention.output.LayerNorm.weight", "encoder.layers.{i}.norm1.weight", KEEP, ("H",)),
+    ("encoder.layer.{i}.attention.output.LayerNorm.bias", "encoder.layers.{i}.norm1.bias", KEEP, ("H",)),
+    ("encoder.layer.{i}.intermediate.dense.weight", "encoder.layers.{i}.linear1.weight", T, ("I", "H")),
+    ("encoder.layer.{i}.intermediate.dense.bias", "encoder.layers.{i}.linear1.bias", KEEP, ("I",)),
+    ("encoder.layer.{i}.output.dense.weight", "encoder.layers.{i}.linear2.weight", T, ("H", "I")),
+    ("encoder.layer.{i}.output.dense.bias", "encoder.layers.{i}.linear2.bias", KEEP, ("H",)),
+    ("encoder.layer.{i}.output.LayerNorm.weight", "encoder.layers.{i}.norm2.weight", KEEP, ("H",)),
+    ("encoder.layer.{i}.output.LayerNorm.bias", "encoder.layers.{i}.norm2.bias", KEEP, ("H",)),
+)
+
+POOLER = (
+    ("pooler.dense.weight", "pooler.dense.weight", T, ("H", "H")),
+    ("pooler.dense.bias", "pooler.dense.bias", KEEP, ("H",)),
+)
+
+# Heads: names are absolute (no base prefix). A PaddleNLP name may take its value from several
+# HF names that a checkpoint ties together (MLM decoder = word embeddings, decoder bias = head
+# bias): ``plan.py`` uses the first one present and refuses the checkpoint unless every other
+# one present is exactly equal, because the PaddleNLP class ties them too.
+WORD_EMBEDDINGS = "{base}embeddings.word_embeddings.weight"
+
+BERT_MLM = (
+    ("cls.predictions.transform.dense.weight", "cls.predictions.transform.weight", T, ("H", "H")),
+    ("cls.predictions.transform.dense.bias", "cls.predictions.transform.bias", KEEP, ("H",)),
+    ("cls.predictions.transform.LayerNorm.weight", "cls.predictions.layer_norm.weight", KEEP, ("H",)),
+    ("cls.predictions.transform.LayerNorm.bias", "cls.predictions.layer_norm.bias", KEEP, ("H",)),
+    (("cls.predictions.bias", "cls.predictions.decoder.bias"), "cls.predictions.decoder_bias", KEEP, ("V",)),
+    (("cls.predictions.bias", "cls.predictions.decoder.bias"), "cls.predictions.decoder.bias", KEEP, ("V",)),
+    ((WORD_EMBEDDINGS, "cls.predictions.decoder.weight"), "cls.predictions.decoder.weight", KEEP, ("V", "H")),
+)
+BERT_NSP = (
+    ("cls.seq_relationship.weight", "cls.seq_relationship.weight", T, (2, "H")),
+    ("cls.seq_relationship.bias", "cls.seq_relationship.bias", KEEP, (2,)),
+)
+BERT_CLASSIFIER = (
+    ("classifier.weight", "classifier.weight", T, ("L", "H")),
+    ("classifier.bias", "classifier.bias", KEEP, ("L",)),
+)
+ONE_CHOICE_SCORE = (
+    ("classifier.weight", "classifier.weight", T, (1, "H")),
+    ("classifier.bias", "classifier.bias", KEEP, (1,)),
+)
+SPAN_LOGITS = (  # start/end logits: HF calls the layer qa_outputs, PaddleNLP classifier
+    ("qa_outputs.weight", "classifier.weight", T, (2, "H")),
+    ("qa_outputs.bias", "classifier.bias", KEEP, (2,)),
+)
+ROBERTA_LM = (
+    ("lm_head.dense.weight", "lm_head.dense.weight", T, ("H", "H")),
+    ("lm_head.dense.bias", "lm_head.dense.bias", KEEP, ("H",)),
+    ("lm_head.layer_norm.weight", "lm_head.layer_norm.weight", KEEP, ("H",)),
+    ("lm_head.layer_norm.bias", "lm_head.layer_norm.bias", KEEP, ("H",)),
+    (("lm_head.bias", "lm_head.decoder.bias"), "lm_head.bias", KEEP, ("V",)),
+    (("lm_head.bias", "lm_head.decoder.bias"), "lm_head.decoder.bias", KEEP, ("V",)),
+    ((WORD_EMBEDDINGS, "lm_head.decoder.weight"), "lm_head.decoder.weight", KEEP, ("V", "H")),
+)
+ROBERTA_CLASSIFICATION_HEAD = (
+    ("classifier.dense.weight", "classifier.dense.weight", T, ("H", "H")),
+    ("classifier.dense.bias", "classifier.dense.bias", KEEP, ("H",)),
+    ("classifier.out_proj.weight", "classifier.out_proj.weight", T, ("L", "H")),
+    ("classifier.out_proj.bias", "classifier.out_proj.bias", KEEP, ("L",)),
+)
+
+# Tensors a checkpoint may hold that are not weights; they are dropped on purpose (fnmatch patterns).
+DROPPED = (
+    "*embeddings.position_ids",  # buffer 0..P-1, rebuilt by both frameworks
+    "*embeddings.token_type_ids",  # all-zero buffer of newer transformers
+)
+
+
+@dataclass(frozen=True)
+class Head:
+    paddle_class: str
+    rows: tuple = ()
+    # Does the PaddleNLP class build a pooler? (HF's MaskedLM/TokenClassification/QA heads do not.)
+    paddle_pooler: bool = True
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # PaddleNLP model_type
+    base_prefix: str  # PaddleNLP base_model_prefix
+    heads: dict = field(default_factory=dict)  # HF architecture suffix -> Head
+
+    def paddle_class(self, head: str) -> str:
+        return self.heads[head].paddle_class
+
+
+BERT = Family(
+    name="bert",
+    base_prefix="bert",
+    heads={
+        "Model": Head("BertModel"),
+        "ForMaskedLM": Head("BertForMaskedLM", BERT_MLM),
+        "ForPreTraining": Head("BertForPretraining", BERT_MLM + BERT_NSP),
+        "ForSequenceClassification": Head("BertForSequenceClassification", BERT_CLASSIFIER),
+        "ForTokenClassification": Head("BertForTokenClassification", BERT_CLASSIFIER),
+        "ForQuestionAnswering": Head("BertForQuestionAnswering", SPAN_LOGITS),
+        "ForMultipleChoice": Head("BertForMultipleChoice", ONE_CHOICE_SCORE),
+    },
+)
+
+ROBERTA = Family(
+    name="roberta",
+    base_prefix="roberta",
+    heads={
+        "Model": Head("RobertaModel"),
+        "ForMaskedLM": Head("RobertaForMaskedLM", ROBERTA_LM, paddle_pooler=False),
+        "ForCausalLM": Head("RobertaForCausalLM", ROBERTA_LM, paddle_pooler=False),
+        "ForSequenceClassification": Head(
+            "RobertaForSequenceClassification", ROBERTA_CLASSIFICATION_HEAD, paddle_pooler=False
+        ),
+        "ForTokenClassification": Head("RobertaForTokenClassification", BERT_CLASSIFIER, paddle_pooler=False),
+        "ForQuestionAnswering": Head("RobertaForQuestionAnswering", SPAN_LOGITS, paddle_pooler=False),
+        "ForMultipleChoice": Head("RobertaForMultipleChoice", ONE_CHOICE_SCORE),
+    },
+)
+
+FAMILIES = {f.name: f for f in (BERT, ROBERTA)}
+
+# HF architectures that neither PaddleNLP class family can express; named so the error says why.
+NO_PADDLE_CLASS = {
+    "BertLMHeadModel": "PaddleNLP has no BertForCausalLM",
+    "BertForNextSentencePrediction": "PaddleNLP has no BertForNextSentencePrediction",
+}

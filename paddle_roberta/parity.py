@@ -1,0 +1,129 @@
+"""Run the torch original and the converted PaddleNLP model on the same inputs and compare.
+
+Needs torch, transformers, paddlepaddle and paddlenlp; conversion itself needs none of them.
+"Same inputs": eval mode, float32, a right-padded batch with an explicit attention_mask, and
+token_type_ids with both types for BERT (RoBERTa has one type). Every hidden state, the pooler
+where both sides have one, and every head output are compared as max abs and max relative diff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# HF output field -> PaddleNLP output field, per head (hidden states are compared for all).
+HEAD_OUTPUTS = {
+    "Model": {"pooler_output": "pooler_output"},
+    "ForMaskedLM": {"logits": "logits"},
+    "ForCausalLM": {"logits": "logits"},
+    "ForPreTraining": {"prediction_logits": "prediction_logits", "seq_relationship_logits": "seq_relationship_logits"},
+    "ForSequenceClassification": {"logits": "logits"},
+    "ForTokenClassification": {"logits": "logits"},
+    "ForQuestionAnswering": {"start_logits": "start_logits", "end_logits": "end_logits"},
+    "ForMultipleChoice": {"logits": "logits"},
+}
+
+
+@dataclass
+class Diff:
+    name: str
+    max_abs: float
+    max_rel: float  # max |a - b| / max |a|: relative to the output's scale, robust to zeros
+    shape: tuple
+
+
+def make_batch(family: str, head: str, vocab_size: int, max_positions: int, pad_id: int, seed=0, batch=3, seq=11, num_choices=2):
+    """A right-padded batch: ids, attention_mask and (BERT) token_type_ids with both types."""
+    rng = np.random.default_rng(seed)
+    seq = min(seq, max_positions - (pad_id + 1 if family == "roberta" else 0))
+    lengths = np.linspace(seq, max(2, seq // 3), batch).astype(int)
+    choices = num_choices if head == "ForMultipleChoice" else 1
+    ids = np.full((batch * choices, seq), pad_id, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    low = 0 if vocab_size <= pad_id + 2 else pad_id + 1  # ordinary tokens, never the pad id
+    for row in range(batch * choices):
+        n = lengths[row // choices]
+        ids[row, :n] = rng.integers(low, vocab_size, n)
+        ids[row, :n][ids[row, :n] == pad_id] = (pad_id + 1) % vocab_size
+        mask[row, :n] = 1
+        if family == "bert":
+            types[row, n // 2 : n] = 1  # second segment
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if family == "bert":
+        inputs["token_type_ids"] = types
+    if choices > 1:
+        inputs = {k: v.reshape(batch, choices, seq) for k, v in inputs.items()}
+    return inputs
+
+
+def run_torch(model, inputs: dict) -> dict:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        out = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}, output_hidden_states=True, return_dict=True)
+    return _to_numpy(out)
+
+
+def run_paddle(model, inputs: dict, causal=False) -> dict:
+    import paddle
+
+    model.eval()
+    feed = {k: paddle.to_tensor(v) for k, v in inputs.items()}
+    if causal:
+        # PaddleNLP's RobertaForCausalLM applies no causal mask of its own (transformers does when
+        # is_decoder): give it the additive [batch, 1, seq, seq] mask transformers builds.
+        feed["attention_mask"] = paddle.to_tensor(causal_additive_mask(inputs["attention_mask"]))
+    with paddle.no_grad():
+        out = model(**feed, output_hidden_states=True, return_dict=True)
+    return _to_numpy(out)
+
+
+def causal_additive_mask(mask: np.ndarray) -> np.ndarray:
+    seq = mask.shape[-1]
+    allowed = np.tril(np.ones((seq, seq), dtype=bool))[None, None] & mask[:, None, None, :].astype(bool)
+    return np.where(allowed, 0.0, -1e4).astype(np.float32)
+
+
+def compare(head: str, torch_out: dict, paddle_out: dict) -> list:
+    diffs = []
+    hs_t, hs_p = torch_out["hidden_states"], paddle_out["hidden_states"]
+    if len(hs_t) != len(hs_p):
+        raise AssertionError(f"hidden states: torch has {len(hs_t)}, paddle {len(hs_p)}")
+    for i, (a, b) in enumerate(zip(hs_t, hs_p)):
+        diffs.append(_diff(f"hidden_states[{i}]", a, b))
+    for t_name, p_name in HEAD_OUTPUTS[head].items():
+        diffs.append(_diff(t_name, torch_out[t_name], paddle_out[p_name]))
+    return diffs
+
+
+def _diff(name, a, b) -> Diff:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise AssertionError(f"{name}: torch shape {a.shape}, paddle shape {b.shape}")
+    err = float(np.abs(a - b).max())
+    scale = float(np.abs(a).max())
+    return Diff(name, err, err / scale if scale else err, a.shape)
+
+
+def _to_numpy(out) -> dict:
+    result = {}
+    for key in out.keys():
+        value = out[key]
+        if value is None or key in ("past_key_values", "attentions", "loss"):
+            continue
+        if isinstance(value, (tuple, list)):
+            result[key] = [v.numpy() for v in value]
+        else:
+            result[key] = value.numpy()
+    return result
+
+
+def format_table(diffs: list, atol: float) -> str:
+    rows = ["| output | shape | max abs diff | max rel diff | within |", "|---|---|---|---|---|"]
+    for d in diffs:
+        rows.append(f"| {d.name} | {'×'.join(map(str, d.shape))} | {d.max_abs:.2e} | {d.max_rel:.2e} | {'yes' if d.max_abs <= atol else 'NO'} |")
+    return "\n".join(rows)

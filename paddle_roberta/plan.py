@@ -1,0 +1,255 @@
+"""Decide what a checkpoint is and plan every output tensor before any data is read.
+
+``make_plan`` recognises the family and head, checks every tensor's shape against config.json,
+and returns one ``Entry`` per PaddleNLP tensor. A source tensor that no entry uses and that is
+not on ``mapping.DROPPED`` is an error, as is an entry whose source is missing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from . import mapping
+from .errors import ConversionError
+from .mapping import EMBEDDINGS, ENCODER_LAYER, POOLER, T
+
+OLD_LAYER_NORM_NAMES = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"}
+SUPPORTED_ACTIVATIONS = {"gelu", "relu", "tanh"}  # same function under the same name in both frameworks
+
+
+@dataclass
+class Entry:
+    dst: str  # PaddleNLP name
+    srcs: tuple  # source names that must all hold this value (first is read); empty when synthesised
+    transpose: bool
+    shape: tuple  # PaddleNLP layout
+    synthesized: str = ""  # why the value is not from the checkpoint ("" when it is)
+
+
+@dataclass
+class Plan:
+    family: mapping.Family
+    head: str  # key of family.heads
+    entries: list
+    dims: dict
+    notes: list = field(default_factory=list)
+    dropped: list = field(default_factory=list)
+
+    @property
+    def paddle_class(self) -> str:
+        return self.family.paddle_class(self.head)
+
+
+def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: str | None = None, config_path="config.json") -> Plan:
+    """``names_shapes``: source tensor name -> shape. ``tokenizer_files``: file names in the source dir."""
+    notes = []
+    canonical = _canonical_names(names_shapes)
+    fam, head = _family_and_head(config, canonical, tokenizer_files, family, notes, config_path)
+    src_prefix = _source_prefix(canonical)
+    dims = _dims(config, canonical, names_shapes, src_prefix, config_path)
+    _check_activation(config, config_path)
+
+    spec = fam.heads[head]
+    dst_prefix = "" if head == "Model" else fam.base_prefix + "."
+    rows = [(src_prefix + h, dst_prefix + p, lay, shp) for h, p, lay, shp in EMBEDDINGS]
+    for i in range(dims["layers"]):
+        rows += [(src_prefix + h.format(i=i), dst_prefix + p.format(i=i), lay, shp) for h, p, lay, shp in ENCODER_LAYER]
+    pooler_rows = [(src_prefix + h, dst_prefix + p, lay, shp) for h, p, lay, shp in POOLER]
+    for srcs, p, lay, shp in spec.rows:
+        srcs = (srcs,) if isinstance(srcs, str) else srcs
+        rows.append((tuple(s.format(base=src_prefix) for s in srcs), p, lay, shp))
+
+    entries = []
+    for srcs, dst, layout, hf_shape in rows:
+        srcs = (srcs,) if isinstance(srcs, str) else srcs
+        present = tuple(canonical[s] for s in srcs if s in canonical)
+        if not present:
+            raise ConversionError(f"tensor {srcs[0]} is missing from the checkpoint ({fam.paddle_class(head)} needs it)")
+        entries.append(_entry(dst, present, layout, hf_shape, dims, names_shapes, config_path))
+
+    # Every output carries a pooler, so that AutoModel (a bare model with a pooler) never starts
+    # from random weights: the checkpoint's own, or zeros when it has none (pooled output = tanh(0) = 0).
+    if all(h in canonical for h, *_ in pooler_rows):
+        for h, p, lay, shp in pooler_rows:
+            entries.append(_entry(p, (canonical[h],), lay, shp, dims, names_shapes, config_path))
+    elif any(h in canonical for h, *_ in pooler_rows):
+        missing = next(h for h, *_ in pooler_rows if h not in canonical)
+        raise ConversionError(f"tensor {missing} is missing from the checkpoint (it has the rest of the pooler)")
+    else:
+        pooler_dst = ("" if head == "Model" else fam.base_prefix + ".") + "pooler.dense."
+        reason = "checkpoint has no pooler; zeros so no loader initialises it randomly"
+        H = dims["H"]
+        entries.append(Entry(pooler_dst + "weight", (), False, (H, H), reason))
+        entries.append(Entry(pooler_dst + "bias", (), False, (H,), reason))
+        notes.append("pooler: not in the checkpoint; written as zeros (pooled output is 0, as no weights exist)")
+
+    used = {s for e in entries for s in e.srcs}
+    dropped = []
+    for name in names_shapes:
+        if name in used:
+            continue
+        if any(fnmatch.fnmatchcase(name, pat) for pat in mapping.DROPPED):
+            dropped.append(name)
+            continue
+        raise ConversionError(
+            f"tensor {name} is not used by {fam.paddle_class(head)} and is not on the list of tensors dropped on purpose"
+        )
+    return Plan(fam, head, entries, dims, notes, dropped)
+
+
+def _entry(dst, srcs, layout, hf_shape, dims, names_shapes, config_path):
+    want = tuple(dims[d] if isinstance(d, str) else d for d in hf_shape)
+    for s in srcs:
+        got = tuple(names_shapes[s])
+        if got != want:
+            raise ConversionError(
+                f"tensor {s} has shape {list(got)}, but {config_path} implies {list(want)}"
+            )
+    transpose = layout == T
+    return Entry(dst, srcs, transpose, want[::-1] if transpose else want)
+
+
+def _canonical_names(names_shapes) -> dict:
+    """Canonical HF name -> name in the checkpoint (old TF-converted files say LayerNorm.gamma/beta)."""
+    out = {}
+    for name in names_shapes:
+        canon = name
+        for old, new in OLD_LAYER_NORM_NAMES.items():
+            if canon.endswith(old):
+                canon = canon[: -len(old)] + new
+        if canon in out:
+            raise ConversionError(f"tensors {out[canon]} and {name} are the same weight under two names")
+        out[canon] = name
+    return out
+
+
+def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_path):
+    archs = config.get("architectures") or []
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise ConversionError(f"{config_path}: architectures must be a list of class names")
+    model_type = config.get("model_type")
+    arch = archs[0] if archs else None
+    if arch in mapping.NO_PADDLE_CLASS:
+        raise ConversionError(f"{config_path}: architectures {arch} cannot be converted: {mapping.NO_PADDLE_CLASS[arch]}")
+
+    if arch is not None:
+        declared, head = _split_arch(arch, config_path)
+    else:
+        if model_type not in mapping.FAMILIES:
+            raise ConversionError(
+                f"{config_path}: model_type {model_type!r} is not supported (bert or roberta) and no architectures is given"
+            )
+        declared, head = model_type, _head_from_tensors(canonical)
+        notes.append(f"head: config.json names no architectures; {head} chosen from the tensors present")
+    if model_type is not None and model_type not in mapping.FAMILIES:
+        raise ConversionError(f"{config_path}: model_type {model_type!r} is not supported (bert or roberta)")
+
+    family = declared
+    if forced:
+        if forced not in mapping.FAMILIES:
+            raise ConversionError(f"family {forced!r} is not one of {sorted(mapping.FAMILIES)}")
+        family = forced
+    elif declared == "roberta" and _is_bert_structured(config, tokenizer_files):
+        # CLUE's Chinese RoBERTa: labelled roberta, trained and published as BERT (positions
+        # from 0, two token types, WordPiece vocab.txt). As RoBERTa, positions would start at
+        # pad_token_id + 1 and every output would be wrong.
+        family = "bert"
+        notes.append(
+            "family: config.json says roberta, but the checkpoint is BERT-structured "
+            "(type_vocab_size 2, WordPiece vocab.txt, no merges.txt): converted as BERT, as its model card loads it"
+        )
+    fam = mapping.FAMILIES[family]
+    if head not in fam.heads:
+        raise ConversionError(f"{config_path}: {arch or head} has no PaddleNLP {family} class ({', '.join(fam.heads)})")
+    if family != declared and head != "Model" and fam.heads[head].rows != mapping.FAMILIES[declared].heads[head].rows:
+        raise ConversionError(
+            f"{config_path}: {arch} on a BERT-structured checkpoint: its head tensors have no PaddleNLP Bert counterpart"
+        )
+    return fam, head
+
+
+def _split_arch(arch, config_path):
+    for fam_name, prefix in (("roberta", "Roberta"), ("bert", "Bert")):
+        if arch.startswith(prefix):
+            head = arch[len(prefix):]
+            if head in mapping.FAMILIES[fam_name].heads:
+                return fam_name, head
+    raise ConversionError(f"{config_path}: architectures {arch} is not a BERT or RoBERTa class this tool converts")
+
+
+def _head_from_tensors(canonical) -> str:
+    if "cls.predictions.transform.dense.weight" in canonical:
+        return "ForPreTraining" if "cls.seq_relationship.weight" in canonical else "ForMaskedLM"
+    if "lm_head.dense.weight" in canonical:
+        return "ForMaskedLM"
+    return "Model"
+
+
+def _is_bert_structured(config, tokenizer_files) -> bool:
+    return (
+        config.get("type_vocab_size") == 2
+        and "vocab.txt" in tokenizer_files
+        and "merges.txt" not in tokenizer_files
+    )
+
+
+def _source_prefix(canonical) -> str:
+    suffix = "embeddings.word_embeddings.weight"
+    found = [n[: -len(suffix)] for n in canonical if n.endswith(suffix)]
+    if not found:
+        raise ConversionError(f"tensor {suffix} is missing from the checkpoint: not a BERT/RoBERTa model")
+    if len(found) > 1 or found[0] not in ("", "bert.", "roberta."):
+        raise ConversionError(f"tensor names {', '.join(f + suffix for f in found)}: cannot tell the base model's prefix")
+    return found[0]
+
+
+def _dims(config, canonical, names_shapes, src_prefix, config_path) -> dict:
+    def need(key):
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConversionError(f"{config_path}: {key} must be a positive integer, found {value!r}")
+        return value
+
+    word = src_prefix + "embeddings.word_embeddings.weight"
+    shape = tuple(names_shapes[canonical[word]])
+    if len(shape) != 2:
+        raise ConversionError(f"tensor {canonical[word]} has shape {list(shape)}, expected [vocab_size, hidden_size]")
+    V, H = shape
+    if config.get("vocab_size") != V:
+        raise ConversionError(
+            f"{config_path}: vocab_size {config.get('vocab_size')!r} does not match tensor {word} with {V} rows"
+        )
+    if config.get("hidden_size") != H:
+        raise ConversionError(f"{config_path}: hidden_size {config.get('hidden_size')!r} does not match tensor {word} with {H} columns")
+    heads = need("num_attention_heads")
+    if H % heads:
+        raise ConversionError(f"{config_path}: hidden_size {H} is not divisible by num_attention_heads {heads}")
+    pet = config.get("position_embedding_type", "absolute")
+    if pet != "absolute":
+        raise ConversionError(f"{config_path}: position_embedding_type {pet!r}: PaddleNLP's classes have absolute positions only")
+    return {
+        "V": V,
+        "H": H,
+        "I": need("intermediate_size"),
+        "P": need("max_position_embeddings"),
+        "Y": need("type_vocab_size"),
+        "L": num_labels(config),
+        "layers": need("num_hidden_layers"),
+    }
+
+
+def num_labels(config) -> int:
+    id2label = config.get("id2label")
+    if isinstance(id2label, dict) and id2label:
+        return len(id2label)
+    n = config.get("num_labels", 2)
+    return n if isinstance(n, int) and n > 0 else 2
+
+
+def _check_activation(config, config_path):
+    act = config.get("hidden_act", "gelu")
+    if act not in SUPPORTED_ACTIVATIONS:
+        raise ConversionError(
+            f"{config_path}: hidden_act {act!r} has no same-named function in paddle (supported: {', '.join(sorted(SUPPORTED_ACTIVATIONS))})"
+        )

@@ -1,0 +1,77 @@
+"""The seed models: their architectures, exactly, so checkpoints of the same shape can be built here.
+
+Hub weights cannot be fetched on the machines this project runs on, so tests, the demo and the
+benchmark build random, seeded checkpoints at these shapes with transformers (``synthetic.py``).
+CLUE config values marked "inferred" come from the model card and the file sizes, not from the
+hub's config.json files (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Seed:
+    name: str  # hub id
+    hf_class: str  # the class its model card loads it with
+    config: dict  # config.json as the hub ships it (CLUE: inferred)
+    paddle_class: str
+    vocab: str  # "wordpiece" (vocab.txt) or "bpe" (vocab.json + merges.txt)
+    params: str
+    file_size: str
+
+
+def _clue(layers, hidden, heads, vocab=8021):
+    # Inferred: model_type roberta, no architectures, pad 1, BERT structure (see DESIGN.md).
+    return {
+        "model_type": "roberta",
+        "vocab_size": vocab,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": 4 * hidden,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": 512,
+        "type_vocab_size": 2,
+        "initializer_range": 0.02,
+        "layer_norm_eps": 1e-12,
+        "pad_token_id": 1,
+    }
+
+
+DISTILROBERTA_BASE = {
+    "architectures": ["RobertaForMaskedLM"],
+    "model_type": "roberta",
+    "vocab_size": 50265,
+    "hidden_size": 768,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 514,
+    "type_vocab_size": 1,
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-05,
+    "pad_token_id": 1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+}
+
+SEEDS = {
+    s.name: s
+    for s in (
+        Seed("clue/roberta_chinese_clue_tiny", "BertModel", _clue(4, 312, 12), "BertModel", "wordpiece", "7.5M", "~30 MB"),
+        Seed("clue/roberta_chinese_pair_tiny", "BertModel", _clue(4, 312, 12), "BertModel", "wordpiece", "7.5M", "~30 MB"),
+        Seed("clue/roberta_chinese_3L768_clue_tiny", "BertModel", _clue(3, 768, 12), "BertModel", "wordpiece", "38M", "~116 MB"),
+        Seed("clue/roberta_chinese_3L312_clue_tiny", "BertModel", _clue(3, 312, 12), "BertModel", "wordpiece", "<7.5M", "~26 MB"),
+        # The large files (~1.31 GB) fit a 21128-row embedding, not 8021 (inferred from size).
+        Seed("clue/roberta_chinese_clue_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece", "290M+", "~1.3 GB"),
+        Seed("clue/roberta_chinese_pair_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece", "290M+", "~1.3 GB"),
+        Seed("distilroberta-base", "RobertaForMaskedLM", DISTILROBERTA_BASE, "RobertaForMaskedLM", "bpe", "82M", "~330 MB"),
+    )
+}

@@ -1,0 +1,59 @@
+"""Resolve a source: a local Hugging Face model directory -> its config and weight files."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from .errors import ConversionError
+from .tensors import read_shard_index
+
+# In the order transformers itself prefers them.
+WEIGHT_FILES = (
+    ("model.safetensors", "safetensors"),
+    ("model.safetensors.index.json", "safetensors (sharded)"),
+    ("pytorch_model.bin", "pytorch .bin"),
+    ("pytorch_model.bin.index.json", "pytorch .bin (sharded)"),
+)
+
+
+@dataclass
+class Source:
+    path: str
+    config: dict
+    weight_files: list
+    weight_format: str
+
+    def has_file(self, name: str) -> bool:
+        return os.path.isfile(os.path.join(self.path, name))
+
+
+def resolve(src) -> Source:
+    path = os.fspath(src)
+    if not os.path.exists(path):
+        raise ConversionError(f"{path}: no such directory")
+    if not os.path.isdir(path):
+        raise ConversionError(f"{path}: not a directory (give the model directory that holds config.json)")
+    config = read_config(os.path.join(path, "config.json"))
+    for name, kind in WEIGHT_FILES:
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            files = read_shard_index(full) if name.endswith(".index.json") else [full]
+            return Source(path, config, files, kind)
+    raise ConversionError(
+        f"{path}: no weights found (looked for {', '.join(n for n, _ in WEIGHT_FILES)})"
+    )
+
+
+def read_config(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise ConversionError(f"{path}: missing; a Hugging Face model directory has a config.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ConversionError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ConversionError(f"{path}: expected a JSON object, found {type(config).__name__}")
+    return config
