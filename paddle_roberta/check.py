@@ -1,0 +1,63 @@
+"""Parity of a converted directory against its source: load both, run both, compare.
+
+``check(src, out)`` loads the source with transformers (the class matching the conversion:
+BertModel for a CLUE checkpoint, as its model card does) and the output with PaddleNLP, by the
+class its config.json names and by ``AutoModel``, and returns the differences.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from . import parity
+
+PADDLE_TO_HF_HEAD = {"ForPretraining": "ForPreTraining"}
+
+
+def hf_class_for(paddle_class: str) -> str:
+    for paddle_head, hf_head in PADDLE_TO_HF_HEAD.items():
+        if paddle_class.endswith(paddle_head):
+            return paddle_class[: -len(paddle_head)] + hf_head
+    return paddle_class
+
+
+def head_of(paddle_class: str) -> str:
+    hf = hf_class_for(paddle_class)
+    return hf[len("Roberta"):] if hf.startswith("Roberta") else hf[len("Bert"):]
+
+
+def load_paddle(out: str, auto: bool = False):
+    import paddlenlp.transformers as pt
+
+    with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
+        paddle_class = json.load(f)["architectures"][0]
+    cls = pt.AutoModel if auto else getattr(pt, paddle_class)
+    return cls.from_pretrained(out), paddle_class
+
+
+def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:
+    """Returns {"class": ..., "diffs": [Diff] for the class in config.json, "auto_diffs": [Diff] for AutoModel}."""
+    import transformers
+
+    paddle_model, paddle_class = load_paddle(out)
+    head = head_of(paddle_class)
+    if torch_model is None:
+        torch_model = getattr(transformers, hf_class_for(paddle_class)).from_pretrained(src)
+    cfg = paddle_model.config
+    family = cfg.model_type
+    inputs = parity.make_batch(family, head, cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id,
+                               seed=seed, num_choices=getattr(cfg, "num_choices", None) or 2)
+    torch_out = parity.run_torch(torch_model, inputs)
+    diffs = parity.compare(head, torch_out, parity.run_paddle(paddle_model, inputs, causal=head == "ForCausalLM"))
+
+    # AutoModel builds the bare model: compare its hidden states with the original's (multiple
+    # choice inputs are flattened to [batch * choices, seq] as both heads do internally).
+    auto_model, _ = load_paddle(out, auto=True)
+    flat = {k: v.reshape(-1, v.shape[-1]) for k, v in inputs.items()}
+    if head == "ForCausalLM":
+        flat["attention_mask"] = parity.causal_additive_mask(flat["attention_mask"])
+    auto_out = parity.run_paddle(auto_model, flat)
+    auto_diffs = [parity._diff(f"AutoModel hidden_states[{i}]", a, b)
+                  for i, (a, b) in enumerate(zip(torch_out["hidden_states"], auto_out["hidden_states"]))]
+    return {"class": paddle_class, "diffs": diffs, "auto_diffs": auto_diffs, "auto_class": type(auto_model).__name__}
