@@ -88,8 +88,10 @@ def _write_weights(ckpt: Checkpoint, plan: Plan, writer_cls, path: str, dtype: n
     try:
         for e in entries:
             writer.write(e.dst, _value(ckpt, e, dtype))
-    finally:
-        writer.close()
+    except BaseException:
+        writer.abort()  # the caller removes the temporary directory
+        raise
+    writer.close()
 
 
 def _value(ckpt: Checkpoint, e, dtype) -> np.ndarray:

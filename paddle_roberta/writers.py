@@ -44,6 +44,9 @@ class SafetensorsWriter:
         self._file.write(np.ascontiguousarray(array).tobytes(order="C"))
         self._next += 1
 
+    def abort(self):
+        self._file.close()
+
     def close(self):
         self._file.close()
         if self._next != len(self._pending):
@@ -63,6 +66,9 @@ class PdparamsWriter:
 
     def write(self, name: str, array: np.ndarray):
         self._state[name] = np.ascontiguousarray(array)
+
+    def abort(self):
+        self._state = None
 
     def close(self):
         with open(self._path, "wb") as f:

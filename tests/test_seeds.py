@@ -1,0 +1,48 @@
+"""Each seed model at its exact architecture (random weights: hub weights cannot be fetched here)."""
+
+import json
+
+import pytest
+
+from conftest import ATOL
+from paddle_roberta.check import check
+from paddle_roberta.convert import convert_with_report
+from paddle_roberta.seeds import SEEDS
+from paddle_roberta.synthetic import build_checkpoint
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_seed_architecture(tmp_path, paddle_quiet, name):
+    seed = SEEDS[name]
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    model = build_checkpoint(str(src), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
+    if name.startswith("clue/"):
+        # what the hub ships: says roberta, names no class; a WordPiece vocab.txt of the config's size
+        written = json.loads((src / "config.json").read_text())
+        assert written["model_type"] == "roberta" and "architectures" not in written
+        assert len((src / "vocab.txt").read_text().splitlines()) == seed.config["vocab_size"]
+
+    result = convert_with_report(src, out)
+    assert result.plan.paddle_class == seed.paddle_class
+    config = json.loads((out / "config.json").read_text())
+    for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pad_token_id"):
+        assert config[key] == seed.config[key], key
+    assert config["model_type"] == ("bert" if name.startswith("clue/") else "roberta")
+    for key in ("bos_token_id", "eos_token_id"):
+        if key in seed.config:
+            assert config[key] == seed.config[key]
+
+    report = check(str(src), str(out), torch_model=model)
+    for d in report["diffs"] + report["auto_diffs"]:
+        assert d.within(ATOL), f"{name} {d.name}: max abs diff {d.max_abs:.2e} (output scale {d.scale:.1f})"
+
+
+def test_clue_as_roberta_would_be_wrong(tmp_path, paddle_quiet):
+    """Why the detection matters: forced to RoBERTa, a CLUE checkpoint's outputs are far off."""
+    seed = SEEDS["clue/roberta_chinese_clue_tiny"]
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    model = build_checkpoint(str(src), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
+    convert_with_report(src, out, family="roberta")
+    report = check(str(src), str(out), torch_model=model)
+    assert max(d.max_abs for d in report["diffs"]) > 1e-2
