@@ -37,7 +37,9 @@ def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, o
                                overwrite=overwrite, family=family, progress=progress).path
 
 
-def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None, progress=False) -> Result:
+def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None,
+                        progress=False, expect=None) -> Result:
+    """``convert``, returning the plan too. ``expect(plan)`` may raise ConversionError before anything is written."""
     if format not in WRITERS:
         raise ConversionError(f"format {format!r} is not one of {', '.join(WRITERS)}")
     if dtype not in FLOAT_DTYPES:
@@ -53,6 +55,8 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
     tokenizer_files = {n for n in TOKENIZER_FILES if source.has_file(n)}
     with Checkpoint(source.weight_files) as ckpt:
         plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_files, family, config_path)
+        if expect is not None:
+            expect(plan)
         parent = os.path.dirname(out)
         try:
             os.makedirs(parent, exist_ok=True)

@@ -46,3 +46,22 @@ def test_clue_as_roberta_would_be_wrong(tmp_path, paddle_quiet):
     convert_with_report(src, out, family="roberta")
     report = check(str(src), str(out), torch_model=model)
     assert max(d.max_abs for d in report["diffs"]) > 1e-2
+
+
+def test_convert_scripts_check_the_shapes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    seed = SEEDS["clue/roberta_chinese_3L312_clue_tiny"]
+    src = tmp_path / "hf"
+    build_checkpoint(str(src), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
+    scripts = os.path.join(os.path.dirname(__file__), "..", "convert")
+    ok = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_3L312_clue_tiny.py"), str(src), str(tmp_path / "a")],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["num_hidden_layers"] == 3
+    wrong = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_clue_tiny.py"), str(src), str(tmp_path / "b")],
+                           capture_output=True, text=True)
+    assert wrong.returncode == 1 and "num_hidden_layers 3 (expected 4)" in wrong.stderr
+    assert not (tmp_path / "b").exists()
