@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--family", choices=["bert", "roberta"], help="override family detection")
     c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
     c.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
-    c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

@@ -129,6 +129,8 @@ def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_p
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise ConversionError(f"{config_path}: architectures must be a list of class names")
     model_type = config.get("model_type")
+    if model_type is not None and not isinstance(model_type, str):
+        raise ConversionError(f"{config_path}: model_type must be a string, found {model_type!r}")
     arch = archs[0] if archs else None
     if arch in mapping.NO_PADDLE_CLASS:
         raise ConversionError(f"{config_path}: architectures {arch} cannot be converted: {mapping.NO_PADDLE_CLASS[arch]}")
@@ -249,7 +251,7 @@ def num_labels(config) -> int:
 
 def _check_activation(config, config_path):
     act = config.get("hidden_act", "gelu")
-    if act not in SUPPORTED_ACTIVATIONS:
+    if not isinstance(act, str) or act not in SUPPORTED_ACTIVATIONS:
         raise ConversionError(
             f"{config_path}: hidden_act {act!r} has no same-named function in paddle (supported: {', '.join(sorted(SUPPORTED_ACTIVATIONS))})"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import zipfile
 from contextlib import ExitStack
 
@@ -85,9 +86,11 @@ class TorchBinFile(TensorFile):
         # mmap keeps memory flat for zip checkpoints; the legacy (pre-1.6) format cannot be mapped.
         mmap = zipfile.is_zipfile(path)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
         except Exception as e:
-            raise ConversionError(f"{path}: refused by torch's weights_only loader ({_one_line(e)})") from None
+            raise ConversionError(f"{path}: refused by torch's weights_only loader ({_unpickler_reason(e)})") from None
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -178,6 +181,17 @@ def read_shard_index(path: str) -> list[str]:
             raise ConversionError(f"{path}: names shard {shard!r}, which is not a file in {folder}")
         paths.append(full)
     return paths
+
+
+def _unpickler_reason(e: BaseException) -> str:
+    # torch's message opens with advice to retry with weights_only=False, which would run the
+    # pickle's code: keep only the line that says what was refused.
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if lines and lines[0].startswith("Weights only load failed"):
+        reason = [line for line in lines[1:] if not line.startswith("Check the documentation")]
+        if reason:
+            return reason[0].replace("WeightsUnpickler error: ", "")[:300]
+    return _one_line(e)
 
 
 def _one_line(e: BaseException) -> str:
