@@ -91,16 +91,17 @@ def _write_weights(ckpt: Checkpoint, plan: Plan, writer_cls, path: str, dtype: n
         entries = tqdm(entries, desc="converting", unit="tensor", leave=False)
     try:
         for e in entries:
-            writer.write(e.dst, _value(ckpt, e, dtype))
+            writer.write(*_value(ckpt, e, dtype))
     except BaseException:
         writer.abort()  # the caller removes the temporary directory
         raise
     writer.close()
 
 
-def _value(ckpt: Checkpoint, e, dtype) -> np.ndarray:
+def _value(ckpt: Checkpoint, e, dtype) -> tuple:
+    """(PaddleNLP name, converted array) of one entry."""
     if e.synthesized:
-        return np.zeros(e.shape, dtype=dtype)
+        return e.dst, np.zeros(e.shape, dtype=dtype)
     first = ckpt.read(e.srcs[0])
     for other in e.srcs[1:]:  # tied in the checkpoint and in PaddleNLP: must be one value
         if not np.array_equal(first, ckpt.read(other)):
@@ -111,7 +112,7 @@ def _value(ckpt: Checkpoint, e, dtype) -> np.ndarray:
         raise ConversionError(f"{ckpt.file(e.srcs[0])}: tensor {e.srcs[0]} holds NaN or Inf")
     value = transpose(first) if e.transpose else first
     # float -> float casts: upcasts are exact; downcasts round to nearest even, as torch's .to() does
-    return np.ascontiguousarray(value.astype(dtype, copy=False))
+    return e.dst, np.ascontiguousarray(value.astype(dtype, copy=False))
 
 
 def transpose(a: np.ndarray, block: int = 128) -> np.ndarray:

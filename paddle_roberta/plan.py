@@ -77,7 +77,7 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: st
         missing = next(h for h, *_ in pooler_rows if h not in canonical)
         raise ConversionError(f"tensor {missing} is missing from the checkpoint (it has the rest of the pooler)")
     else:
-        pooler_dst = ("" if head == "Model" else fam.base_prefix + ".") + "pooler.dense."
+        pooler_dst = dst_prefix + "pooler.dense."
         reason = "checkpoint has no pooler; zeros so no loader initialises it randomly"
         H = dims["H"]
         entries.append(Entry(pooler_dst + "weight", (), False, (H, H), reason))

@@ -73,7 +73,7 @@ class PdparamsWriter:
 
     def close(self):
         with open(self._path, "wb") as f:
-            pickle.dump(self._state, f, protocol=4)
+            pickle.dump(self._state, f, protocol=5)  # 5 writes array buffers in place: no second copy
         self._state = None
 
 
