@@ -7,7 +7,7 @@ setup(
     packages=find_packages(include=["paddle_roberta", "paddle_roberta.*"]),
     python_requires=">=3.10",
     # Conversion needs only these; torch reads pytorch_model.bin, paddle/paddlenlp load the result.
-    install_requires=["numpy", "safetensors", "ml_dtypes", "tqdm"],
+    install_requires=["numpy", "safetensors", "ml_dtypes", "tqdm", "tokenizers"],
     extras_require={
         "torch": ["torch"],
         "parity": ["torch", "transformers", "paddlepaddle", "paddlenlp"],

@@ -15,6 +15,7 @@ from .paddle_config import paddle_config
 from .plan import Plan, make_plan
 from .source import resolve
 from .tensors import FLOAT_DTYPES, Checkpoint
+from .tokenizer_files import write_tokenizer
 from .writers import WRITERS
 
 TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -69,8 +70,9 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path))
             with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(config, f, indent=2, ensure_ascii=False)
-            for name in sorted(tokenizer_files):
-                shutil.copyfile(os.path.join(source.path, name), os.path.join(tmp, name))
+            d = plan.dims
+            positions = d["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
+            write_tokenizer(source.path, tmp, model_max_length=positions)
             _move_into_place(tmp, out, overwrite)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)

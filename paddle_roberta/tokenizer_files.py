@@ -1,0 +1,110 @@
+"""Tokenizer files in the form PaddleNLP's ``AutoTokenizer.from_pretrained(out)`` loads.
+
+- WordPiece (``vocab.txt``: CLUE, BERT): PaddleNLP's ``BertTokenizerFast``, which runs the
+  ``tokenizers`` library on a ``tokenizer.json`` exactly as transformers' fast tokenizer does
+  (PaddleNLP's slow ``BertTokenizer`` differs on some Unicode). The source's ``tokenizer.json`` is
+  copied; when it has none (CLUE ships only vocab.txt), one is built with ``tokenizers`` from
+  vocab.txt and the source's lower-casing / accent / Chinese settings (BertTokenizer's defaults
+  when there is no tokenizer_config.json, as the CLUE model card loads them).
+- Byte-level BPE (``vocab.json`` + ``merges.txt``: RoBERTa): PaddleNLP's ``RobertaBPETokenizer``
+  (its fast GPT tokenizer drops RoBERTa's ``<s> … </s>`` framing; AutoTokenizer in 3.0.0b4 rejects
+  the name ``RobertaTokenizer`` that transformers writes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from .errors import ConversionError
+
+BERT_SPECIALS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
+BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+                "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
+
+
+def write_tokenizer(src: str, out: str, model_max_length: int) -> str | None:
+    """Write the tokenizer files into ``out``; returns the PaddleNLP class name, or None if the source has none."""
+    source_config = _read_json(os.path.join(src, "tokenizer_config.json"))
+    specials_map = _read_json(os.path.join(src, "special_tokens_map.json"))
+    if os.path.isfile(os.path.join(src, "vocab.txt")):
+        return _wordpiece(src, out, source_config, specials_map, model_max_length)
+    if os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
+        return _byte_level_bpe(src, out, source_config, specials_map, model_max_length)
+    return None
+
+
+def _wordpiece(src, out, source_config, specials_map, model_max_length):
+    lower = source_config.get("do_lower_case", True)
+    config = {
+        "tokenizer_class": "BertTokenizerFast",
+        "do_lower_case": lower,
+        "strip_accents": source_config.get("strip_accents"),
+        "tokenize_chinese_chars": source_config.get("tokenize_chinese_chars", True),
+        "model_max_length": model_max_length,
+        **_specials(BERT_SPECIALS, source_config, specials_map),
+    }
+    shutil.copyfile(os.path.join(src, "vocab.txt"), os.path.join(out, "vocab.txt"))
+    if os.path.isfile(os.path.join(src, "tokenizer.json")):
+        shutil.copyfile(os.path.join(src, "tokenizer.json"), os.path.join(out, "tokenizer.json"))
+    else:
+        from tokenizers import BertWordPieceTokenizer
+
+        try:
+            tok = BertWordPieceTokenizer(
+                os.path.join(src, "vocab.txt"), clean_text=True, handle_chinese_chars=config["tokenize_chinese_chars"],
+                strip_accents=config["strip_accents"], lowercase=lower, unk_token=config["unk_token"],
+                sep_token=config["sep_token"], cls_token=config["cls_token"], pad_token=config["pad_token"],
+                mask_token=config["mask_token"],
+            )
+        except Exception as e:
+            raise ConversionError(f"{os.path.join(src, 'vocab.txt')}: not a WordPiece vocabulary ({str(e).splitlines()[0][:200]})") from None
+        tok.save(os.path.join(out, "tokenizer.json"))
+    _write_configs(out, config)
+    return config["tokenizer_class"]
+
+
+def _byte_level_bpe(src, out, source_config, specials_map, model_max_length):
+    config = {
+        "tokenizer_class": "RobertaBPETokenizer",
+        "add_prefix_space": source_config.get("add_prefix_space", False),
+        "errors": source_config.get("errors", "replace"),
+        "model_max_length": model_max_length,
+        **_specials(BPE_SPECIALS, source_config, specials_map),
+    }
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
+    _write_configs(out, config)
+    return config["tokenizer_class"]
+
+
+def _specials(defaults, source_config, specials_map):
+    out = {}
+    for key, default in defaults.items():
+        value = source_config.get(key, specials_map.get(key, default))
+        if isinstance(value, dict):  # transformers' AddedToken form
+            value = value.get("content", default)
+        out[key] = value
+    return out
+
+
+def _write_configs(out, config):
+    with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, ensure_ascii=False)
+    specials = {k: v for k, v in config.items() if k.endswith("_token")}
+    with open(os.path.join(out, "special_tokens_map.json"), "w", encoding="utf-8") as f:
+        json.dump(specials, f, indent=2, ensure_ascii=False)
+
+
+def _read_json(path):
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ConversionError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise ConversionError(f"{path}: expected a JSON object")
+    return value
