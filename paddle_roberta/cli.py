@@ -21,8 +21,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--num-choices", type=int, default=2, help="choices per example for *ForMultipleChoice (default 2)")
     c.add_argument("--family", choices=["bert", "roberta"], help="override family detection")
     c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
+    c.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
+    c.add_argument("--atol", type=float, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
     c.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    v = sub.add_parser("verify", help="compare a converted directory with its torch original, text to logits")
+    v.add_argument("src", help="the Hugging Face model directory that was converted")
+    v.add_argument("out", help="the converted PaddleNLP directory")
+    v.add_argument("--text", action="append", default=[], help="a sentence to add to the built-in ones (repeatable)")
+    v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    v.add_argument("--atol", type=float, default=1e-5, help="tolerance (default 1e-5, scaled by outputs above 1)")
+    v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    ls = sub.add_parser("list", help="the seed models this project knows, with their shapes")
+    ls.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -31,6 +44,10 @@ def main(argv=None) -> int:
     try:
         if args.command == "convert":
             return _convert(args)
+        if args.command == "verify":
+            return _verify(args)
+        if args.command == "list":
+            return _list()
     except ConversionError as e:
         if args.debug:
             raise
@@ -45,9 +62,13 @@ def main(argv=None) -> int:
 def _convert(args) -> int:
     from .convert import convert_with_report
 
+    verify = not args.no_verify and _can_verify()
+    if not verify and not args.no_verify and not args.quiet:
+        print("note: torch, transformers or paddlenlp is not installed: converting without verify", file=sys.stderr)
     result = convert_with_report(
         args.src, args.out, format=args.format, dtype=args.dtype, num_choices=args.num_choices,
         overwrite=args.overwrite, family=args.family, progress=not args.quiet and sys.stderr.isatty(),
+        verify=verify, atol=args.atol,
     )
     if not args.quiet:
         plan = result.plan
@@ -57,4 +78,43 @@ def _convert(args) -> int:
         print(f"  tensors {len(plan.entries)} written, {len(plan.dropped)} dropped on purpose ({', '.join(plan.dropped) or 'none'})")
         for note in plan.notes:
             print(f"  note    {note}")
+        if result.verify_report:
+            from .verify import format_report
+
+            print("\n" + format_report(result.verify_report))
+    return 0
+
+
+def _can_verify() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "paddle", "paddlenlp"))
+
+
+def _verify(args) -> int:
+    import os
+
+    from .errors import ConversionError
+    from .verify import format_report, verify, write_json
+
+    for path, what in ((args.src, "source"), (args.out, "converted")):
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise ConversionError(f"{path}: not a {what} model directory (no config.json)")
+    report = verify(args.src, args.out, texts=args.text, atol=args.atol)
+    print(format_report(report))
+    if args.json:
+        write_json(report, args.json)
+    return 0 if report["ok"] else 1
+
+
+def _list() -> int:
+    from .seeds import SEEDS
+
+    print("| seed | family | PaddleNLP class | layers | hidden | heads | vocab | params | file |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for s in SEEDS.values():
+        c = s.config
+        family = "bert (CLUE, config says roberta)" if s.name.startswith("clue/") else "roberta"
+        print(f"| {s.name} | {family} | {s.paddle_class} | {c['num_hidden_layers']} | {c['hidden_size']} | "
+              f"{c['num_attention_heads']} | {c['vocab_size']} | {s.params} | {s.file_size} |")
     return 0

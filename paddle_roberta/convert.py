@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConversionError
+from .model_card import write_model_card
 from .paddle_config import paddle_config
 from .plan import Plan, make_plan
 from .source import resolve
@@ -26,20 +27,23 @@ class Result:
     path: str
     plan: Plan
     weights_file: str
+    verify_report: dict | None = None
 
 
-def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None, progress=False) -> str:
+def convert(src, out, **options) -> str:
     """Convert the Hugging Face model directory ``src`` into a PaddleNLP directory ``out``.
 
+    Options: format ("safetensors" | "pdparams"), dtype ("float32" | "float16" | "bfloat16"),
+    num_choices, overwrite, family ("bert" | "roberta"), progress, verify (run ``verify`` on the
+    result before it is moved into place; off by default here, on in the command line).
     Returns the output path. Raises ``ConversionError`` (one line naming the file or tensor)
-    on bad input; on any failure nothing is left at ``out``.
+    on bad input or a failed verification; on any failure nothing is left at ``out``.
     """
-    return convert_with_report(src, out, format=format, dtype=dtype, num_choices=num_choices,
-                               overwrite=overwrite, family=family, progress=progress).path
+    return convert_with_report(src, out, **options).path
 
 
 def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None,
-                        progress=False, expect=None) -> Result:
+                        progress=False, expect=None, verify=False, atol=1e-5) -> Result:
     """``convert``, returning the plan too. ``expect(plan)`` may raise ConversionError before anything is written."""
     if format not in WRITERS:
         raise ConversionError(f"format {format!r} is not one of {', '.join(WRITERS)}")
@@ -70,9 +74,17 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path))
             with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(config, f, indent=2, ensure_ascii=False)
-            d = plan.dims
-            positions = d["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
-            write_tokenizer(source.path, tmp, model_max_length=positions)
+            positions = plan.dims["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
+            tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
+            report = None
+            if verify:
+                from .verify import format_report, verify as run_verify
+
+                report = run_verify(source.path, tmp, atol=atol)
+                if not report["ok"]:
+                    failed = [o["name"] for o in report["outputs"] if not o["within"]]
+                    raise ConversionError(f"{out}: verification failed ({', '.join(failed) or 'tokenizer ids differ'}); nothing written")
+            write_model_card(tmp, source.path, plan.paddle_class, tokenizer_class, format_report(report) if report else None)
             _move_into_place(tmp, out, overwrite)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -80,7 +92,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return Result(out, plan, os.path.join(out, weights_name))
+    return Result(out, plan, os.path.join(out, weights_name), report)
 
 
 def _write_weights(ckpt: Checkpoint, plan: Plan, writer_cls, path: str, dtype: np.dtype, progress: bool):

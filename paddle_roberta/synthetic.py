@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 
-WORDPIECE_SPECIALS = ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 BPE_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 
 
@@ -42,7 +41,7 @@ def build_checkpoint(out_dir: str, hf_class: str, config: dict, *, seed: int = 0
     """Save a perturbed random ``hf_class`` to ``out_dir`` as transformers does; return the model.
 
     ``fmt``: "safetensors" or "bin". ``vocab``: "wordpiece" writes vocab.txt, "bpe" vocab.json and
-    merges.txt (placeholder vocabularies of the right size). ``config_json`` replaces the
+    merges.txt, vocabularies of the model's size that tokenize real text. ``config_json`` replaces the
     config.json transformers writes (e.g. CLUE's, which says roberta and has no architectures).
     """
     model = hf_model(hf_class, config, seed)
@@ -54,21 +53,58 @@ def build_checkpoint(out_dir: str, hf_class: str, config: dict, *, seed: int = 0
     if vocab == "wordpiece":
         write_wordpiece_vocab(os.path.join(out_dir, "vocab.txt"), size)
     elif vocab == "bpe":
-        tokens = BPE_SPECIALS + [f"tok{i}" for i in range(size - len(BPE_SPECIALS))]
-        with open(os.path.join(out_dir, "vocab.json"), "w", encoding="utf-8") as f:
-            json.dump({t: i for i, t in enumerate(tokens)}, f)
-        with open(os.path.join(out_dir, "merges.txt"), "w", encoding="utf-8") as f:
-            f.write("#version: 0.2\n")
+        write_byte_level_bpe(out_dir, size)
     return model
 
 
 def write_wordpiece_vocab(path: str, size: int):
-    """A CLUE-shaped vocab.txt: specials, CJK characters, then ## word pieces; ``size`` lines."""
-    tokens = list(WORDPIECE_SPECIALS)
-    tokens += [chr(c) for c in range(0x4E00, 0x4E00 + max(0, (size - len(tokens)) * 3 // 4))]
-    i = 0
-    while len(tokens) < size:
-        tokens.append(f"##p{i}")
-        i += 1
     with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(tokens[:size]) + "\n")
+        f.write("\n".join(wordpiece_tokens(size)) + "\n")
+
+
+def wordpiece_tokens(size: int) -> list:
+    """A CLUE-shaped WordPiece vocabulary of ``size`` lines: specials, English words and ## pieces,
+    punctuation (ASCII and full-width), then CJK characters, simplified and traditional."""
+    words = ("the of and to in is that for it as was with be by on not he this are or his from at which but have an "
+             "they you were her she there been one all we their has would when if so no will more can out up other "
+             "hello world cafe naive resume zurich facade english text number data model token chinese mixed long "
+             "control chars zero width leading trailing spaces tabs new lines runs question answer transformer encoder "
+             "capital france paris sunny day let go for walk park natural language processing important field "
+             "artificial intelligence").split()
+    pieces = ["##s", "##ed", "##ing", "##er", "##ly", "##tion", "##al", "##e", "##a", "##o", "##i", "##n", "##t", "##r"]
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
+    upper = [w.capitalize() for w in words[:40]] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    symbols = list("0123456789.,;:!?'\"()[]{}-+*/=<>@#$%^&_|~`\\") + ["##" + d for d in "0123456789"]
+    full_width = list("，。！？；：（）【】「」、·…—") + ["™", "©", "½", "¾", "°", "±", "→", "★", "é", "ü", "å"]
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + pieces + letters + upper + symbols + full_width
+    tokens += list("繁體與簡轉換學習驗")
+    tokens = list(dict.fromkeys(tokens))  # one line per token: a repeated line would leave an id unused
+    seen = set(tokens)
+    cp = 0x4E00
+    while len(tokens) < size:
+        if chr(cp) not in seen:
+            tokens.append(chr(cp))
+        cp += 1
+    return tokens[:size]
+
+
+def write_byte_level_bpe(folder: str, size: int):
+    """vocab.json + merges.txt: a byte-level BPE trained with the tokenizers library on a small
+    English corpus, its vocabulary filled up to ``size`` entries with unused placeholder tokens."""
+    from tokenizers import ByteLevelBPETokenizer
+
+    bpe = ByteLevelBPETokenizer()
+    corpus = ["The capital of France is Paris.", "It is a sunny day, let's go for a walk in the park!",
+              "Natural language processing is an important field of artificial intelligence.",
+              "The quick brown fox jumps over the lazy dog.", "Hello world, café naïve résumé 3.14"] * 20
+    bpe.train_from_iterator(corpus, vocab_size=min(size, 600), min_frequency=1, special_tokens=BPE_SPECIALS + ["<mask>"])
+    bpe.save_model(folder)
+    vocab_path = os.path.join(folder, "vocab.json")
+    with open(vocab_path, encoding="utf-8") as f:
+        vocab = json.load(f)
+    used = set(vocab.values())
+    for i in range(size):  # fill the holes tokenizers leaves and the rest, so ids run 0..size-1
+        if i not in used:
+            vocab[f"<unused{i}>"] = i
+    with open(vocab_path, "w", encoding="utf-8") as f:
+        json.dump(vocab, f, ensure_ascii=False)

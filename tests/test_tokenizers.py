@@ -5,7 +5,7 @@ import json
 import pytest
 
 from paddle_roberta import convert
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.synthetic import build_checkpoint, wordpiece_tokens
 
 CORPUS = [
     "中华人民共和国成立于1949年。",  # simplified
@@ -26,33 +26,6 @@ CORPUS = [
 ]
 SPECIAL_LOOKING = CORPUS[-1]
 PAIRS = [("你好，世界", "Hello world"), ("question: 什么是BERT？", "answer: a transformer encoder " * 4)]
-
-
-def english_pieces():
-    words = ("the of and to in is that for it as was with be by on not he this are or his from at which but have an "
-             "they you were her she there been one all we their has would when if so no will more can out up other "
-             "hello world café naive resume zurich facade english text number data model token chinese mixed long "
-             "control chars zero width leading trailing spaces tabs new lines runs question answer transformer encoder").split()
-    pieces = ["##s", "##ed", "##ing", "##er", "##ly", "##tion", "##al", "##e", "##a", "##o", "##i", "##n", "##t", "##r"]
-    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + ["##" + chr(c) for c in range(ord("a"), ord("z") + 1)]
-    upper = [w.capitalize() for w in words[:40]] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
-    symbols = list("0123456789.,;:!?'\"()[]{}-+*/=<>@#$%^&_|~`\\") + ["##" + d for d in "0123456789"]
-    full_width = list("，。！？；：（）【】「」、·…—") + ["™", "©", "½", "¾", "°", "±", "→", "★", "é", "ü", "å"]
-    return words + pieces + letters + upper + symbols + full_width
-
-
-def clue_vocab(size=8021):
-    """CLUE's shape: specials, English word pieces, punctuation, then CJK (simplified and traditional)."""
-    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + english_pieces()
-    tokens += list("繁體與簡轉換學習驗")
-    seen = set(tokens)
-    cp = 0x4E00
-    while len(tokens) < size:
-        ch = chr(cp)
-        if ch not in seen:
-            tokens.append(ch)
-        cp += 1
-    return tokens[:size]
 
 
 def tiny(vocab_size, family):
@@ -89,7 +62,7 @@ def test_wordpiece_clue_vocab(tmp_path, paddle_quiet, cased):
     import transformers
 
     src, out = tmp_path / "hf", tmp_path / "paddle"
-    vocab = clue_vocab()
+    vocab = wordpiece_tokens(8021)
     config = dict(tiny(len(vocab), "bert"), model_type="roberta", pad_token_id=1)  # CLUE-style
     build_checkpoint(str(src), "BertModel", config, config_json=config)
     (src / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")

@@ -1,0 +1,70 @@
+"""`paddle-roberta verify`: passes a good conversion, fails a tampered one; convert runs it by default."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from paddle_roberta.seeds import SEEDS
+from paddle_roberta.synthetic import build_checkpoint
+
+CLI = [sys.executable, "-m", "paddle_roberta"]
+SMALL_CLUE = dict(SEEDS["clue/roberta_chinese_clue_tiny"].config, num_hidden_layers=2, hidden_size=24,
+                  num_attention_heads=4, intermediate_size=40)
+SMALL_ROBERTA = dict(SEEDS["distilroberta-base"].config, num_hidden_layers=2, hidden_size=24, num_attention_heads=4,
+                     intermediate_size=40, vocab_size=700)
+
+
+def run(*args):
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+
+
+def test_convert_verifies_and_verify_fails_tampered_weights(tmp_path):
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    build_checkpoint(str(src), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
+    r = run("convert", src, out)
+    assert r.returncode == 0, r.stderr
+    assert "tokenizer: BertTokenizerFast vs BertTokenizerFast: 3/3 texts give identical ids" in r.stdout
+    assert "PASS" in r.stdout and "| hidden_states[2] |" in r.stdout and "| pooler_output |" in r.stdout
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "| pooler_output |" in card and "AutoModel.from_pretrained" in card
+
+    good = run("verify", src, out, "--text", "中文和English混合", "--json", tmp_path / "report.json")
+    assert good.returncode == 0, good.stdout + good.stderr
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["ok"] and len(report["tokenizer"]["texts"]) == 4
+    assert all(o["max_abs"] <= 1e-5 for o in report["outputs"])
+
+    weights = load_file(out / "model.safetensors")
+    weights["encoder.layers.1.norm2.weight"] = weights["encoder.layers.1.norm2.weight"] * np.float32(1.01)
+    save_file(weights, out / "model.safetensors", metadata={"format": "np"})
+    bad = run("verify", src, out, "--json", tmp_path / "bad.json")
+    assert bad.returncode == 1 and "FAIL" in bad.stdout
+    report = json.loads((tmp_path / "bad.json").read_text(encoding="utf-8"))
+    failed = [o["name"] for o in report["outputs"] if not o["within"]]
+    assert failed == ["hidden_states[2]", "pooler_output"]  # the tampered layer and what follows it, nothing before
+
+
+def test_fill_mask_and_no_verify(tmp_path):
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    build_checkpoint(str(src), "RobertaForMaskedLM", SMALL_ROBERTA, vocab="bpe")
+    r = run("convert", src, out)
+    assert r.returncode == 0, r.stderr
+    assert "RobertaTokenizerFast vs RobertaBPETokenizer: 3/3" in r.stdout and "fill-mask top 5" in r.stdout
+    lines = r.stdout.splitlines()
+    torch_top = next(l for l in lines if l.strip().startswith("torch:")).split()[1:]
+    paddle_top = next(l for l in lines if l.strip().startswith("paddle:")).split()[1:]
+    assert torch_top == paddle_top and len(torch_top) == 5
+
+    r = run("convert", src, tmp_path / "unchecked", "--no-verify")
+    assert r.returncode == 0 and "PASS" not in r.stdout
+    assert "Not verified" in (tmp_path / "unchecked" / "README.md").read_text(encoding="utf-8")
+
+
+def test_list():
+    r = run("list")
+    assert r.returncode == 0
+    assert "| clue/roberta_chinese_clue_large | bert (CLUE, config says roberta) | BertModel | 24 | 1024 | 16 |" in r.stdout
+    assert "| distilroberta-base | roberta | RobertaForMaskedLM | 6 | 768 | 12 | 50265 |" in r.stdout
