@@ -1,7 +1,9 @@
 """Convert Hugging Face PyTorch BERT/RoBERTa checkpoints into PaddleNLP model directories."""
 
-from .convert import convert
-from .errors import ConversionError
-
 __version__ = "0.1.0"
-__all__ = ["convert", "ConversionError", "__version__"]
+
+from .api import from_pretrained, tokenizer  # noqa: E402
+from .convert import convert  # noqa: E402
+from .errors import ConversionError  # noqa: E402
+
+__all__ = ["convert", "from_pretrained", "tokenizer", "ConversionError", "__version__"]

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from .errors import ConversionError
+from .hub import looks_like_repo_id, resolve_repo_id
 from .tensors import read_shard_index
 
 # In the order transformers itself prefers them.
@@ -30,7 +31,10 @@ class Source:
 
 
 def resolve(src) -> Source:
+    """``src``: a local Hugging Face model directory, or a hub id (``clue/roberta_chinese_clue_tiny``)."""
     path = os.fspath(src)
+    if not os.path.exists(path) and looks_like_repo_id(path):
+        path = resolve_repo_id(path)
     if not os.path.exists(path):
         raise ConversionError(f"{path}: no such directory")
     if not os.path.isdir(path):

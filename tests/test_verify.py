@@ -68,3 +68,49 @@ def test_list():
     assert r.returncode == 0
     assert "| clue/roberta_chinese_clue_large | bert (CLUE, config says roberta) | BertModel | 24 | 1024 | 16 |" in r.stdout
     assert "| distilroberta-base | roberta | RobertaForMaskedLM | 6 | 768 | 12 | 50265 |" in r.stdout
+
+
+def make_hub_cache(hf_home, repo_id, files_from):
+    """The layout huggingface_hub keeps: models--ORG--NAME/{refs/main, snapshots/HASH/*, blobs/*}."""
+    import shutil
+
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = hf_home / "hub" / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    snap = repo / "snapshots" / revision
+    snap.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    for f in files_from.iterdir():
+        blob = repo / "blobs" / f"blob-{f.name}"
+        shutil.copyfile(f, blob)
+        (snap / f.name).symlink_to(blob)
+
+
+def test_hub_id_resolves_offline_from_cache(tmp_path):
+    import os
+
+    src = tmp_path / "hf"
+    build_checkpoint(str(src), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
+    make_hub_cache(tmp_path / "hf_home", "clue/roberta_chinese_clue_tiny", src)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1",
+           "PADDLE_ROBERTA_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run(CLI + ["convert", "clue/roberta_chinese_clue_tiny", str(tmp_path / "out")], capture_output=True,
+                       text=True, env=env, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "PASS" in r.stdout and json.loads((tmp_path / "out" / "config.json").read_text())["architectures"] == ["BertModel"]
+
+    missing = subprocess.run(CLI + ["convert", "clue/roberta_chinese_pair_tiny", str(tmp_path / "out2")],
+                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert missing.returncode == 1 and "not in the Hugging Face cache" in missing.stderr and "HF_HUB_OFFLINE" in missing.stderr
+
+    # the one-line API: converts once into the cache, loads, and reuses the conversion
+    code = (
+        "import os, paddle_roberta as pr;"
+        "m = pr.from_pretrained('clue/roberta_chinese_clue_tiny'); t = pr.tokenizer('clue/roberta_chinese_clue_tiny');"
+        "print(type(m).__name__, type(t).__name__, len(os.listdir(os.environ['PADDLE_ROBERTA_CACHE'])))"
+    )
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split()[-3:] == ["BertModel", "BertTokenizerFast", "1"]
