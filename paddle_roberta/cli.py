@@ -95,12 +95,13 @@ def _verify(args) -> int:
     import os
 
     from .errors import ConversionError
+    from .source import resolve
     from .verify import format_report, verify, write_json
 
-    for path, what in ((args.src, "source"), (args.out, "converted")):
-        if not os.path.isfile(os.path.join(path, "config.json")):
-            raise ConversionError(f"{path}: not a {what} model directory (no config.json)")
-    report = verify(args.src, args.out, texts=args.text, atol=args.atol)
+    src = resolve(args.src).path  # a directory or a hub id, as for convert
+    if not os.path.isfile(os.path.join(args.out, "config.json")):
+        raise ConversionError(f"{args.out}: not a converted model directory (no config.json)")
+    report = verify(src, args.out, texts=args.text, atol=args.atol)
     print(format_report(report))
     if args.json:
         write_json(report, args.json)

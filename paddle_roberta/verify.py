@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from . import parity
+from .errors import ConversionError
 from .check import head_of, hf_class_for, load_paddle
 
 SENTENCES = {
@@ -26,6 +27,7 @@ FILL_MASK = {"bert": "中国的首都是{mask}京。", "roberta": "The capital o
 
 
 def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
+    _check_same_model(src, out)
     _quiet_libraries()
     import paddlenlp.transformers as pt
     import transformers
@@ -70,6 +72,15 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
         and (report["fill_mask"] is None or report["fill_mask"]["agree"])
     )
     return report
+
+
+def _check_same_model(src, out):
+    from .source import read_config
+
+    a, b = read_config(os.path.join(src, "config.json")), read_config(os.path.join(out, "config.json"))
+    for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
+        if a.get(key) != b.get(key):
+            raise ConversionError(f"{out}: not a conversion of {src}: {key} is {b.get(key)!r} there, {a.get(key)!r} here")
 
 
 def _quiet_libraries():
