@@ -83,7 +83,11 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
                 report = run_verify(source.path, tmp, atol=atol)
                 if not report["ok"]:
                     failed = [o["name"] for o in report["outputs"] if not o["within"]]
-                    raise ConversionError(f"{out}: verification failed ({', '.join(failed) or 'tokenizer ids differ'}); nothing written")
+                    if report["tokenizer"] and not all(r["agree"] for r in report["tokenizer"]["texts"]):
+                        failed.append("tokenizer ids")
+                    if report["fill_mask"] and not report["fill_mask"]["agree"]:
+                        failed.append("fill-mask top 5")
+                    raise ConversionError(f"{out}: verification failed ({', '.join(failed)}); nothing written")
             write_model_card(tmp, source.path, plan.paddle_class, tokenizer_class, format_report(report) if report else None)
             _move_into_place(tmp, out, overwrite)
         except OSError as e:

@@ -53,6 +53,13 @@ def resolve(src) -> Source:
 def read_config(path: str) -> dict:
     if not os.path.isfile(path):
         raise ConversionError(f"{path}: missing; a Hugging Face model directory has a config.json")
+    return read_json_object(path)
+
+
+def read_json_object(path: str, missing_ok: bool = False) -> dict:
+    """A JSON object from ``path`` ({} when it is absent and ``missing_ok``), or a ConversionError."""
+    if missing_ok and not os.path.isfile(path):
+        return {}
     try:
         with open(path, encoding="utf-8") as f:
             config = json.load(f)

@@ -18,6 +18,7 @@ import os
 import shutil
 
 from .errors import ConversionError
+from .source import read_json_object
 
 BERT_SPECIALS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
 BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
@@ -26,8 +27,8 @@ BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "c
 
 def write_tokenizer(src: str, out: str, model_max_length: int) -> str | None:
     """Write the tokenizer files into ``out``; returns the PaddleNLP class name, or None if the source has none."""
-    source_config = _read_json(os.path.join(src, "tokenizer_config.json"))
-    specials_map = _read_json(os.path.join(src, "special_tokens_map.json"))
+    source_config = read_json_object(os.path.join(src, "tokenizer_config.json"), missing_ok=True)
+    specials_map = read_json_object(os.path.join(src, "special_tokens_map.json"), missing_ok=True)
     if os.path.isfile(os.path.join(src, "vocab.txt")):
         return _wordpiece(src, out, source_config, specials_map, model_max_length)
     if os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
@@ -95,16 +96,3 @@ def _write_configs(out, config):
     specials = {k: v for k, v in config.items() if k.endswith("_token")}
     with open(os.path.join(out, "special_tokens_map.json"), "w", encoding="utf-8") as f:
         json.dump(specials, f, indent=2, ensure_ascii=False)
-
-
-def _read_json(path):
-    if not os.path.isfile(path):
-        return {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ConversionError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(value, dict):
-        raise ConversionError(f"{path}: expected a JSON object")
-    return value
