@@ -71,6 +71,9 @@ print(sorted(times)[2])
 
 def measure(cmd, env=None) -> tuple:
     """(wall seconds, peak RSS MiB, stdout) of one process."""
+    # Every tool starts with no dirty pages left by the one before: each writes a GB or more,
+    # and the kernel makes whichever process writes next wait for the previous one's writeback.
+    os.sync()
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})

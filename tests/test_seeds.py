@@ -65,3 +65,15 @@ def test_convert_scripts_check_the_shapes(tmp_path):
                            capture_output=True, text=True)
     assert wrong.returncode == 1 and "num_hidden_layers 3 (expected 4)" in wrong.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_clue_style_from_bin_to_pdparams(tmp_path, paddle_quiet):
+    """The CLUE row of the support table in the other formats: .bin in, pdparams out."""
+    config = dict(SEEDS["clue/roberta_chinese_clue_tiny"].config, num_hidden_layers=2, hidden_size=24,
+                  num_attention_heads=4, intermediate_size=40)
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    model = build_checkpoint(str(src), "BertModel", config, vocab="wordpiece", config_json=config, fmt="bin")
+    result = convert_with_report(src, out, format="pdparams")
+    assert result.plan.paddle_class == "BertModel" and (out / "model_state.pdparams").exists()
+    report = check(str(src), str(out), torch_model=model)
+    assert all(d.within(ATOL) for d in report["diffs"] + report["auto_diffs"])
