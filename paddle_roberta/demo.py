@@ -19,6 +19,7 @@ from .check import check
 from .convert import convert_with_report
 from .seeds import SEEDS
 from .synthetic import build_checkpoint
+from .verify import quiet_libraries
 
 DEFAULT_SEEDS = ("clue/roberta_chinese_clue_tiny", "distilroberta-base")
 ATOL = 1e-5
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", action="append", choices=sorted(SEEDS), help="seed model(s); default: " + ", ".join(DEFAULT_SEEDS))
     parser.add_argument("--workdir", help="where to build and convert (default: a temporary directory)")
     args = parser.parse_args(argv)
+    quiet_libraries()
     names = args.seed or list(DEFAULT_SEEDS)
     if args.workdir:
         os.makedirs(args.workdir, exist_ok=True)

@@ -28,7 +28,7 @@ FILL_MASK = {"bert": "中国的首都是{mask}京。", "roberta": "The capital o
 
 def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
     _check_same_model(src, out)
-    _quiet_libraries()
+    quiet_libraries()
     import paddlenlp.transformers as pt
     import transformers
 
@@ -83,7 +83,7 @@ def _check_same_model(src, out):
             raise ConversionError(f"{out}: not a conversion of {src}: {key} is {b.get(key)!r} there, {a.get(key)!r} here")
 
 
-def _quiet_libraries():
+def quiet_libraries():
     """The report is the output: keep the three libraries' load-time logging off the terminal."""
     import logging
     import warnings
