@@ -40,7 +40,7 @@ def paddle_config(hf_config: dict, plan: Plan, dtype: str, num_choices: int, sou
     for key in COPIED:
         if key in hf_config:
             config[key] = hf_config[key]
-    # transformers' defaults, where PaddleNLP's differ (BertConfig pad 0, RobertaConfig eps 1e-12...)
+    # transformers' defaults where the source omits them (PaddleNLP's RobertaConfig would default pad_token_id to 0)
     config.setdefault("layer_norm_eps", 1e-12)
     config.setdefault("pad_token_id", 0 if plan.family.name == "bert" else 1)
     config.setdefault("hidden_act", "gelu")
