@@ -49,15 +49,17 @@ def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:
     inputs = parity.make_batch(family, head, cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id,
                                seed=seed, num_choices=getattr(cfg, "num_choices", None) or 2)
     torch_out = parity.run_torch(torch_model, inputs)
-    diffs = parity.compare(head, torch_out, parity.run_paddle(paddle_model, inputs, causal=head == "ForCausalLM"))
+    paddle_out = parity.run_paddle(paddle_model, inputs, causal=head == "ForCausalLM")
+    diffs = parity.compare(head, torch_out, paddle_out, inputs["attention_mask"])
 
     # AutoModel builds the bare model: compare its hidden states with the original's (multiple
     # choice inputs are flattened to [batch * choices, seq] as both heads do internally).
     auto_model, _ = load_paddle(out, auto=True)
     flat = {k: v.reshape(-1, v.shape[-1]) for k, v in inputs.items()}
+    real = flat["attention_mask"].astype(bool)
     if head == "ForCausalLM":
         flat["attention_mask"] = parity.causal_additive_mask(flat["attention_mask"])
     auto_out = parity.run_paddle(auto_model, flat)
-    auto_diffs = [parity._diff(f"AutoModel hidden_states[{i}]", a, b)
+    auto_diffs = [parity.diff(f"AutoModel hidden_states[{i}]", a, b, real)
                   for i, (a, b) in enumerate(zip(torch_out["hidden_states"], auto_out["hidden_states"]))]
     return {"class": paddle_class, "diffs": diffs, "auto_diffs": auto_diffs, "auto_class": type(auto_model).__name__}

@@ -35,7 +35,9 @@ def convert(src, out, **options) -> str:
 
     Options: format ("safetensors" | "pdparams"), dtype ("float32" | "float16" | "bfloat16"),
     num_choices, overwrite, family ("bert" | "roberta"), progress, verify (run ``verify`` on the
-    result before it is moved into place; off by default here, on in the command line).
+    result before it is moved into place: None, the default, whenever torch, transformers and
+    paddlenlp are installed and the output is float32, with a note in the plan when it cannot;
+    True to insist; False to skip, as ``--no-verify`` does).
     Returns the output path. Raises ``ConversionError`` (one line naming the file or tensor)
     on bad input or a failed verification; on any failure nothing is left at ``out``.
     """
@@ -43,7 +45,7 @@ def convert(src, out, **options) -> str:
 
 
 def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None,
-                        progress=False, expect=None, verify=False, atol=1e-5) -> Result:
+                        progress=False, expect=None, verify=None, atol=1e-5) -> Result:
     """``convert``, returning the plan too. ``expect(plan)`` may raise ConversionError before anything is written."""
     if format not in WRITERS:
         raise ConversionError(f"format {format!r} is not one of {', '.join(WRITERS)}")
@@ -51,6 +53,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         raise ConversionError(f"dtype {dtype!r} is not one of {', '.join(FLOAT_DTYPES)}")
     if not isinstance(num_choices, int) or num_choices < 1:
         raise ConversionError(f"num_choices must be a positive integer, got {num_choices!r}")
+    verify, not_verified = verify_policy(verify, dtype)
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not overwrite:
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
@@ -62,6 +65,8 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_files, family, config_path)
         if expect is not None:
             expect(plan)
+        if not_verified:
+            plan.notes.append(f"not verified: {not_verified}")
         parent = os.path.dirname(out)
         try:
             os.makedirs(parent, exist_ok=True)
@@ -76,19 +81,8 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
                 json.dump(config, f, indent=2, ensure_ascii=False)
             positions = plan.dims["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
-            report = None
-            if verify:
-                from .verify import format_report, verify as run_verify
-
-                report = run_verify(source.path, tmp, atol=atol)
-                if not report["ok"]:
-                    failed = [o["name"] for o in report["outputs"] if not o["within"]]
-                    if report["tokenizer"] and not all(r["agree"] for r in report["tokenizer"]["texts"]):
-                        failed.append("tokenizer ids")
-                    if report["fill_mask"] and not report["fill_mask"]["agree"]:
-                        failed.append("fill-mask top 5")
-                    raise ConversionError(f"{out}: verification failed ({', '.join(failed)}); nothing written")
-            write_model_card(tmp, source.path, plan.paddle_class, tokenizer_class, format_report(report) if report else None)
+            report = _verified(source.path, tmp, out, atol) if verify else None
+            write_model_card(tmp, source.path, plan.paddle_class, tokenizer_class, report and report["text"])
             _move_into_place(tmp, out, overwrite)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -97,6 +91,37 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return Result(out, plan, os.path.join(out, weights_name), report)
+
+
+def _verified(src: str, tmp: str, out: str, atol: float) -> dict:
+    """The verify report of the finished temporary directory, its text under "text"; raises if it failed."""
+    from .verify import failures, format_report, verify
+
+    report = verify(src, tmp, atol=atol)
+    report["text"] = format_report(report)
+    if not report["ok"]:
+        raise ConversionError(f"{out}: verification failed ({', '.join(failures(report))}); nothing written", report["text"])
+    return report
+
+
+def verify_policy(verify, dtype: str) -> tuple:
+    """(run verify?, why not) for ``verify`` True (required), False (off) or None (whenever it can run)."""
+    if verify is False:
+        return False, ""
+    why = ""
+    if dtype != "float32":
+        why = f"{dtype} output: verify compares float32 outputs"
+    elif not libraries_for_verify():
+        why = "torch, transformers or paddlenlp is not installed"
+    if why and verify:
+        raise ConversionError(f"cannot verify: {why} (pass verify=False to convert unverified)")
+    return not why, why
+
+
+def libraries_for_verify() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "paddle", "paddlenlp"))
 
 
 def _write_weights(ckpt: Checkpoint, plan: Plan, writer_cls, path: str, dtype: np.dtype, progress: bool):

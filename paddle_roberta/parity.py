@@ -4,6 +4,13 @@ Needs torch, transformers, paddlepaddle and paddlenlp; conversion itself needs n
 "Same inputs": eval mode, float32, a right-padded batch with an explicit attention_mask, and
 token_type_ids with both types for BERT (RoBERTa has one type). Every hidden state, the pooler
 where both sides have one, and every head output are compared as max abs and max relative diff.
+
+Where it is judged: per-token outputs (hidden states, MLM/LM/token logits, span logits) at the real
+tokens (attention_mask == 1); their padded positions are measured and reported apart, not judged.
+PaddleNLP's RobertaEmbeddings builds its word embedding with ``padding_idx=pad_token_id``, so
+Paddle embeds the pad id as zeros where torch uses the stored row, which a trained checkpoint has
+non-zero: the outputs at padded positions differ (nothing reads them: the mask hides them from
+every real token). Sequence-level outputs (pooler, sequence/choice logits, NSP) are compared whole.
 """
 
 from __future__ import annotations
@@ -25,13 +32,19 @@ HEAD_OUTPUTS = {
 }
 
 
+# Outputs with one value per token ([batch, seq, ...]): judged at real tokens only.
+PER_TOKEN = {"hidden_states", "logits@ForMaskedLM", "logits@ForCausalLM", "logits@ForTokenClassification",
+             "prediction_logits", "start_logits", "end_logits"}
+
+
 @dataclass
 class Diff:
     name: str
-    max_abs: float
+    max_abs: float  # at real tokens for per-token outputs, else over the whole output
     max_rel: float  # max |a - b| / max |a|: relative to the output's scale, robust to zeros
     shape: tuple
-    scale: float = 1.0  # max |a| of the torch output
+    scale: float = 1.0  # max |a| of the torch output (where judged)
+    padded_max_abs: float | None = None  # at padded positions: reported, not judged; None when none
 
     def within(self, atol: float) -> bool:
         """|a - b| <= atol * max(1, max |a|): the absolute bar for outputs of magnitude <= 1, the
@@ -95,26 +108,37 @@ def causal_additive_mask(mask: np.ndarray) -> np.ndarray:
     return np.where(allowed, 0.0, -1e4).astype(np.float32)
 
 
-def compare(head: str, torch_out: dict, paddle_out: dict) -> list:
+def compare(head: str, torch_out: dict, paddle_out: dict, attention_mask: np.ndarray) -> list:
+    """Every hidden state and head output; ``attention_mask`` as fed ([batch, seq] or [batch, choices, seq])."""
+    real = np.asarray(attention_mask).reshape(-1, np.shape(attention_mask)[-1]).astype(bool)
     diffs = []
     hs_t, hs_p = torch_out["hidden_states"], paddle_out["hidden_states"]
     if len(hs_t) != len(hs_p):
         raise AssertionError(f"hidden states: torch has {len(hs_t)}, paddle {len(hs_p)}")
     for i, (a, b) in enumerate(zip(hs_t, hs_p)):
-        diffs.append(_diff(f"hidden_states[{i}]", a, b))
+        diffs.append(diff(f"hidden_states[{i}]", a, b, real))
     for t_name, p_name in HEAD_OUTPUTS[head].items():
-        diffs.append(_diff(t_name, torch_out[t_name], paddle_out[p_name]))
+        per_token = t_name in PER_TOKEN or f"{t_name}@{head}" in PER_TOKEN
+        diffs.append(diff(t_name, torch_out[t_name], paddle_out[p_name], real if per_token else None))
     return diffs
 
 
-def _diff(name, a, b) -> Diff:
+def diff(name, a, b, real=None) -> Diff:
+    """``real``: a [rows, seq] bool mask when ``a`` is per token ([rows, seq, ...]); None to judge it whole."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise AssertionError(f"{name}: torch shape {a.shape}, paddle shape {b.shape}")
+    shape, padded = a.shape, None
+    if real is not None:
+        if a.shape[:2] != real.shape:
+            raise AssertionError(f"{name}: shape {a.shape} is not per token of the mask {real.shape}")
+        if not real.all():
+            padded = float(np.abs(a[~real] - b[~real]).max())
+        a, b = a[real], b[real]
     err = float(np.abs(a - b).max())
     scale = float(np.abs(a).max())
-    return Diff(name, err, err / scale if scale else err, a.shape, scale)
+    return Diff(name, err, err / scale if scale else err, shape, scale, padded)
 
 
 def _to_numpy(out) -> dict:
@@ -130,8 +154,16 @@ def _to_numpy(out) -> dict:
     return result
 
 
+TABLE_HEAD = ("| output | shape | max abs diff | max rel diff | within | padded positions (not judged) |\n"
+              "|---|---|---|---|---|---|")
+
+
+def table_row(name, shape, max_abs, max_rel, within, padded_max_abs) -> str:
+    padded = "—" if padded_max_abs is None else f"{padded_max_abs:.2e}"
+    return (f"| {name} | {'×'.join(map(str, shape))} | {max_abs:.2e} | {max_rel:.2e} | {'yes' if within else 'NO'} "
+            f"| {padded} |")
+
+
 def format_table(diffs: list, atol: float) -> str:
-    rows = ["| output | shape | max abs diff | max rel diff | within |", "|---|---|---|---|---|"]
-    for d in diffs:
-        rows.append(f"| {d.name} | {'×'.join(map(str, d.shape))} | {d.max_abs:.2e} | {d.max_rel:.2e} | {'yes' if d.within(atol) else 'NO'} |")
-    return "\n".join(rows)
+    return "\n".join([TABLE_HEAD] + [table_row(d.name, d.shape, d.max_abs, d.max_rel, d.within(atol), d.padded_max_abs)
+                                     for d in diffs])

@@ -1,8 +1,10 @@
 """Build random, seeded Hugging Face checkpoints of any BERT/RoBERTa shape, with no download.
 
-Used by the demo, the tests and the benchmark: hub weights cannot be fetched here. Weights are
-perturbed after transformers' initialisation so that LayerNorm weights are not 1 and biases
-not 0 (an unperturbed model would hide a swapped weight/bias or a missing LayerNorm).
+Used by the demo, the tests and the benchmark: hub weights cannot be fetched here. Every
+parameter is redrawn after transformers' initialisation so that the model looks trained: an
+initialiser leaves LayerNorms at 1/0, biases at 0 and the pad rows of the embeddings at 0, and
+each of those hides a real difference (a swapped weight/bias, a missing LayerNorm, or PaddleNLP's
+``padding_idx`` zeroing the pad embedding, which only shows when that row is not zero).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ BPE_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
 
 
 def hf_model(hf_class: str, config: dict, seed: int = 0):
-    """A transformers model of class ``hf_class`` (e.g. "BertForMaskedLM") with perturbed random weights."""
+    """A transformers model of class ``hf_class`` (e.g. "BertForMaskedLM") with random, trained-looking weights."""
     import torch
     import transformers
 
@@ -28,17 +30,35 @@ def hf_model(hf_class: str, config: dict, seed: int = 0):
     model = getattr(transformers, hf_class)(cfg)
     gen = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "LayerNorm.weight" in name or "layer_norm.weight" in name:
-                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("bias"):
-                p.copy_(0.05 * torch.randn(p.shape, generator=gen))
+        for name, p in model.named_parameters():  # tied parameters (MLM decoder) appear once
+            p.copy_(trained_looking(name, p.shape, gen))
     return model.eval()
+
+
+# Magnitudes like a trained BERT/RoBERTa's, as published analyses of bert-base / roberta-base describe
+# them (not measured here: the hub is out of reach): Linear weights std ~0.04 (twice the 0.02 init),
+# embedding rows std ~0.05 with no zero row, LayerNorm gains spread around 1 with a few "outlier"
+# dimensions several times larger (Kovaleva et al. 2021), biases and LayerNorm shifts of ~0.1.
+LINEAR_STD, EMBEDDING_STD, GAIN_SPREAD, OUTLIER_GAIN, BIAS_STD = 0.04, 0.05, 0.3, 3.0, 0.1
+
+
+def trained_looking(name: str, shape, gen):
+    import torch
+
+    if "LayerNorm.weight" in name or "layer_norm.weight" in name:
+        gain = 1 + GAIN_SPREAD * torch.randn(shape, generator=gen)
+        gain[:: max(1, shape[0] // 2)] = OUTLIER_GAIN  # two outlier dimensions: 0 and H/2
+        return gain
+    if name.endswith("bias"):
+        return BIAS_STD * torch.randn(shape, generator=gen)
+    if "embeddings" in name:  # every row, the pad row included
+        return EMBEDDING_STD * torch.randn(shape, generator=gen)
+    return LINEAR_STD * torch.randn(shape, generator=gen)
 
 
 def build_checkpoint(out_dir: str, hf_class: str, config: dict, *, seed: int = 0, fmt: str = "safetensors",
                      vocab: str | None = None, config_json: dict | None = None):
-    """Save a perturbed random ``hf_class`` to ``out_dir`` as transformers does; return the model.
+    """Save a random, trained-looking ``hf_class`` to ``out_dir`` as transformers does; return the model.
 
     ``fmt``: "safetensors" or "bin". ``vocab``: "wordpiece" writes vocab.txt, "bpe" vocab.json and
     merges.txt, vocabularies of the model's size that tokenize real text. ``config_json`` replaces the

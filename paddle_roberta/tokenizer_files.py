@@ -8,7 +8,11 @@
   when there is no tokenizer_config.json, as the CLUE model card loads them).
 - Byte-level BPE (``vocab.json`` + ``merges.txt``: RoBERTa): PaddleNLP's ``RobertaBPETokenizer``
   (its fast GPT tokenizer drops RoBERTa's ``<s> … </s>`` framing; AutoTokenizer in 3.0.0b4 rejects
-  the name ``RobertaTokenizer`` that transformers writes).
+  the name ``RobertaTokenizer`` that transformers writes). Its special tokens are written to
+  special_tokens_map.json as AddedToken objects with the source's lstrip/rstrip: given plain
+  strings, PaddleNLP strips the spaces on both sides of every special token in the text, so
+  ``"the <mask> of"`` loses the space before ``of`` (``o``, ``f`` instead of ``Ġof``) and every
+  mid-sentence fill-mask query gets other ids than transformers'.
 """
 
 from __future__ import annotations
@@ -76,8 +80,41 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length):
     }
     for name in ("vocab.json", "merges.txt"):
         shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
-    _write_configs(out, config)
+    _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
     return config["tokenizer_class"]
+
+
+# transformers' RobertaTokenizer(Fast) defaults: the mask token eats the space before it (so
+# "is <mask>." predicts " Paris"), every other special token keeps the text around it untouched.
+BPE_STRIP = {"mask_token": (True, False)}
+ADDED_TOKEN_FIELDS = ("lstrip", "rstrip", "single_word", "normalized")
+
+
+def _added_token_settings(src, source_config, specials_map) -> dict:
+    """content -> AddedToken fields, as the source declares them: tokenizer.json's added_tokens, else
+    tokenizer_config.json's added_tokens_decoder, else the AddedToken form of special_tokens_map.json /
+    tokenizer_config.json; tokens declared nowhere get transformers' class defaults (``BPE_STRIP``)."""
+    declared = {}
+    for key in BPE_SPECIALS:
+        for where in (specials_map, source_config):
+            value = where.get(key)
+            if isinstance(value, dict) and isinstance(value.get("content"), str):
+                declared.setdefault(value["content"], value)
+    decoder = source_config.get("added_tokens_decoder")
+    if isinstance(decoder, dict):
+        declared.update({t["content"]: t for t in decoder.values() if isinstance(t, dict) and isinstance(t.get("content"), str)})
+    tokenizer_json = os.path.join(src, "tokenizer.json")
+    if os.path.isfile(tokenizer_json):
+        added = read_json_object(tokenizer_json).get("added_tokens")
+        if isinstance(added, list):
+            declared.update({t["content"]: t for t in added if isinstance(t, dict) and isinstance(t.get("content"), str)})
+    return {content: {f: bool(fields[f]) for f in ADDED_TOKEN_FIELDS if f in fields} for content, fields in declared.items()}
+
+
+def _added_token(key, content, declared) -> dict:
+    lstrip, rstrip = BPE_STRIP.get(key, (False, False))
+    return {"content": content, "lstrip": declared.get("lstrip", lstrip), "rstrip": declared.get("rstrip", rstrip),
+            "single_word": declared.get("single_word", False), "normalized": declared.get("normalized", key != "mask_token")}
 
 
 def _specials(defaults, source_config, specials_map):
@@ -90,9 +127,13 @@ def _specials(defaults, source_config, specials_map):
     return out
 
 
-def _write_configs(out, config):
+def _write_configs(out, config, added_tokens=None):
+    """tokenizer_config.json, and special_tokens_map.json: plain strings, or with ``added_tokens``
+    (content -> AddedToken fields) AddedToken objects, which PaddleNLP builds from this file."""
     with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(config, f, indent=2, ensure_ascii=False)
     specials = {k: v for k, v in config.items() if k.endswith("_token")}
+    if added_tokens is not None:
+        specials = {k: _added_token(k, v, added_tokens.get(v, {})) for k, v in specials.items()}
     with open(os.path.join(out, "special_tokens_map.json"), "w", encoding="utf-8") as f:
         json.dump(specials, f, indent=2, ensure_ascii=False)

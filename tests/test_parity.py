@@ -1,4 +1,7 @@
-"""Every family × head × source format × output format: convert, load, compare with torch."""
+"""Every family × head × source format × output format: convert (verified, the default), load, compare with torch.
+
+The checkpoints look trained (synthetic.trained_looking): no zero pad row, no LayerNorm at 1/0.
+"""
 
 import numpy as np
 import pytest
@@ -21,7 +24,8 @@ def test_convert_load_and_match_torch(tmp_path, paddle_quiet, family, head, src_
     src, out = tmp_path / "hf", tmp_path / "paddle"
     config = dict(TINY[family], num_labels=2) if head == "ForQuestionAnswering" else TINY[family]  # start, end
     torch_model = build_checkpoint(str(src), hf_class(family, head), config, seed=7, fmt=src_format)
-    result = convert_with_report(src, out, format=out_format)
+    result = convert_with_report(src, out, format=out_format)  # verify on by default: a refusal fails here
+    assert result.verify_report is not None and result.verify_report["ok"]
 
     # Weights: every converted tensor equals its torch source exactly (transposed where the
     # table says); the only others are the zero pooler written when the source has none.
@@ -61,3 +65,40 @@ def test_bert_pooler_feeds_classifier(tmp_path, paddle_quiet):
     weights = read_output(out)
     np.testing.assert_array_equal(weights["bert.pooler.dense.weight"], model.bert.pooler.dense.weight.detach().numpy().T)
     assert check(str(src), str(out), torch_model=model)["diffs"][-1].within(ATOL)
+
+
+def test_padded_positions_differ_and_are_reported_not_judged(tmp_path, paddle_quiet):
+    """PaddleNLP's RobertaEmbeddings embeds the pad id as zeros (padding_idx); torch uses the stored row,
+    which a trained checkpoint has non-zero. Real tokens agree; padded positions are reported apart."""
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    model = build_checkpoint(str(src), "RobertaForMaskedLM", TINY["roberta"], seed=5)
+    pad_row = model.roberta.embeddings.word_embeddings.weight[TINY["roberta"]["pad_token_id"]]
+    assert float(pad_row.abs().max()) > 0.05  # what an initialiser would have left at 0
+    convert_with_report(src, out)
+    report = check(str(src), str(out), torch_model=model)
+    by_name = {d.name: d for d in report["diffs"]}
+    first = by_name["hidden_states[0]"]
+    assert first.within(ATOL) and first.max_abs < 1e-5
+    assert first.padded_max_abs > 1e-2, "the pad embedding difference should show at padded positions"
+    assert by_name["logits"].padded_max_abs > 1e-2 and by_name["logits"].within(ATOL)
+
+    # judged whole, the same output would fail: the split is what passes it, nothing else
+    import paddlenlp.transformers as pt
+    import torch
+
+    inputs = parity.make_batch("roberta", "ForMaskedLM", 101, 35, 1)
+    with torch.no_grad():
+        t = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy()
+    p = parity.run_paddle(pt.RobertaForMaskedLM.from_pretrained(str(out)), inputs)["logits"]
+    assert not parity.diff("logits", t, p).within(ATOL)
+    assert parity.diff("logits", t, p, inputs["attention_mask"].astype(bool)).within(ATOL)
+
+
+def test_bert_has_no_padded_difference(tmp_path, paddle_quiet):
+    """PaddleNLP's BertEmbeddings sets no padding_idx: BERT agrees at padded positions too."""
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    model = build_checkpoint(str(src), "BertModel", TINY["bert"], seed=5)
+    convert_with_report(src, out)
+    report = check(str(src), str(out), torch_model=model)
+    assert all(d.padded_max_abs is not None and d.padded_max_abs <= ATOL
+               for d in report["diffs"] if d.name.startswith("hidden_states"))

@@ -26,7 +26,7 @@ def test_convert_verifies_and_verify_fails_tampered_weights(tmp_path):
     build_checkpoint(str(src), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
     r = run("convert", src, out)
     assert r.returncode == 0, r.stderr
-    assert "tokenizer: BertTokenizerFast vs BertTokenizerFast: 3/3 texts give identical ids" in r.stdout
+    assert "tokenizer: BertTokenizerFast vs BertTokenizerFast: 9/9 texts give identical ids" in r.stdout
     assert "PASS" in r.stdout and "| hidden_states[2] |" in r.stdout and "| pooler_output |" in r.stdout
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "| pooler_output |" in card and "AutoModel.from_pretrained" in card
@@ -34,29 +34,46 @@ def test_convert_verifies_and_verify_fails_tampered_weights(tmp_path):
     good = run("verify", src, out, "--text", "中文和English混合", "--json", tmp_path / "report.json")
     assert good.returncode == 0, good.stdout + good.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    assert report["ok"] and len(report["tokenizer"]["texts"]) == 4
+    assert report["ok"] and len(report["tokenizer"]["texts"]) == 10
     assert all(o["max_abs"] <= 1e-5 for o in report["outputs"])
 
     weights = load_file(out / "model.safetensors")
     weights["encoder.layers.1.norm2.weight"] = weights["encoder.layers.1.norm2.weight"] * np.float32(1.01)
     save_file(weights, out / "model.safetensors", metadata={"format": "np"})
     bad = run("verify", src, out, "--json", tmp_path / "bad.json")
-    assert bad.returncode == 1 and "FAIL" in bad.stdout
+    assert bad.returncode == 1 and "FAIL" in bad.stdout and "| hidden_states[2] |" in bad.stdout
     report = json.loads((tmp_path / "bad.json").read_text(encoding="utf-8"))
     failed = [o["name"] for o in report["outputs"] if not o["within"]]
     assert failed == ["hidden_states[2]", "pooler_output"]  # the tampered layer and what follows it, nothing before
 
 
-def test_fill_mask_and_no_verify(tmp_path):
+def test_fill_mask_mid_sentence_and_no_verify(tmp_path):
+    """Trained-looking RobertaForMaskedLM + a trained byte-level BPE: ids and top 5 agree at every mask,
+    masks mid-sentence (built in and from --text); PaddleNLP given plain-string special tokens does not."""
     src, out = tmp_path / "hf", tmp_path / "paddle"
     build_checkpoint(str(src), "RobertaForMaskedLM", SMALL_ROBERTA, vocab="bpe")
     r = run("convert", src, out)
     assert r.returncode == 0, r.stderr
-    assert "RobertaTokenizerFast vs RobertaBPETokenizer: 3/3" in r.stdout and "fill-mask top 5" in r.stdout
-    lines = r.stdout.splitlines()
-    torch_top = next(l for l in lines if l.strip().startswith("torch:")).split()[1:]
-    paddle_top = next(l for l in lines if l.strip().startswith("paddle:")).split()[1:]
-    assert torch_top == paddle_top and len(torch_top) == 5
+    assert "RobertaTokenizerFast vs RobertaBPETokenizer: 9/9" in r.stdout and "fill-mask top 5: 6/6" in r.stdout
+
+    texts = ["Where is the <mask> of the <mask> park?", "<mask> <mask> is a walk.", "a <s> b </s> c <mask> of it"]
+    r = run("verify", src, out, *[a for t in texts for a in ("--text", t)], "--json", tmp_path / "r.json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert all(row["agree"] for row in report["tokenizer"]["texts"])
+    rows = report["fill_mask"]
+    assert [row["text"] for row in rows][-3:] == texts and len(rows) == 9
+    for row in rows:
+        masks = row["text"].count("<mask>")
+        assert row["agree"] and len(row["torch"]) == masks and all(len(top) == 5 for top in row["torch"])
+    mid = [row for row in rows if not row["text"].startswith("<mask>") and not row["text"].endswith("<mask>.")]
+    assert len(mid) >= 6
+
+    # PaddleNLP with plain-string special tokens strips the space after <mask>: verify must fail, not pass
+    plain = {k: v["content"] for k, v in json.loads((out / "special_tokens_map.json").read_text()).items()}
+    (out / "special_tokens_map.json").write_text(json.dumps(plain))
+    r = run("verify", src, out)
+    assert r.returncode == 1 and "DIFFERS: 'Paris is the <mask> of France.'" in r.stdout and "FAIL" in r.stdout
 
     r = run("convert", src, tmp_path / "unchecked", "--no-verify")
     assert r.returncode == 0 and "PASS" not in r.stdout
