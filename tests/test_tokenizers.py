@@ -24,8 +24,19 @@ CORPUS = [
     "",
     "<s> </s> [CLS] [SEP] [MASK] <mask> literal special-looking text",
 ]
-SPECIAL_LOOKING = CORPUS[-1]
 PAIRS = [("你好，世界", "Hello world"), ("question: 什么是BERT？", "answer: a transformer encoder " * 4)]
+# Where people put masks and specials: mid-sentence, several, first/last, glued to words and
+# punctuation, runs of spaces around them, literal framing tokens in the text. {mask} {cls} {sep} {pad}
+# {bos} {eos} are the family's own tokens.
+MASKED = [
+    "Paris is the {mask} of France.", "The quick brown {mask} jumps over the {mask} dog.", "{mask} is the capital.",
+    "The capital is {mask}", "The capital is {mask}.", "two masks {mask}{mask} glued", "x{mask}y and ({mask})",
+    "  {mask}   of   {mask}  ", "中国的首都是{mask}京。", "北京是中国的{mask}{mask}。", "a {cls} b {sep} c {pad} d",
+    "{cls}{sep}", "{bos} literal {eos} framing {mask} here", "Hello {mask}, world {sep} again",
+]
+MASKED_PAIRS = [("Paris is the {mask} of France.", "It is the {mask} city."), ("{mask} here", "and {mask} there {sep} x")]
+BERT_TOKENS = dict(mask="[MASK]", cls="[CLS]", sep="[SEP]", pad="[PAD]", bos="[CLS]", eos="[SEP]")
+BPE_TOKENS = dict(mask="<mask>", cls="<s>", sep="</s>", pad="<pad>", bos="<s>", eos="</s>")
 
 
 def tiny(vocab_size, family):
@@ -35,10 +46,11 @@ def tiny(vocab_size, family):
     return dict(base, max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2)
 
 
-def compare(hf_tokenizers, paddle_tok, pairs=True, type_ids=True):
-    cases = [((t,), {}) for t in CORPUS]
+def compare(hf_tokenizers, paddle_tok, tokens, pairs=True, type_ids=True):
+    masked = [t.format(**tokens) for t in MASKED]
+    cases = [((t,), {}) for t in CORPUS + masked]
     if pairs:
-        cases += [(p, {}) for p in PAIRS]
+        cases += [(p, {}) for p in PAIRS] + [((a.format(**tokens), b.format(**tokens)), {}) for a, b in MASKED_PAIRS]
     cases += [((t,), {"truncation": True, "max_length": 16}) for t in CORPUS[:4] + CORPUS[12:13]]
     if pairs:
         cases += [(p, {"truncation": True, "max_length": 12}) for p in PAIRS]
@@ -77,7 +89,7 @@ def test_wordpiece_clue_vocab(tmp_path, paddle_quiet, cased):
     }
     paddle_tok = pt.AutoTokenizer.from_pretrained(str(out))
     assert type(paddle_tok).__name__ == "BertTokenizerFast"
-    mismatches = compare(hf, paddle_tok)
+    mismatches = compare(hf, paddle_tok, BERT_TOKENS)
     # Known, listed in the README: transformers' own slow and fast tokenizers cut a too-long pair
     # differently; PaddleNLP's BertTokenizerFast runs the same library as the fast one and agrees with it.
     assert [m for m in mismatches if not (m[0] == "slow" and m[1] in PAIRS and m[2])] == []
@@ -110,7 +122,5 @@ def test_byte_level_bpe(tmp_path, paddle_quiet):
     paddle_tok = pt.AutoTokenizer.from_pretrained(str(out))
     assert type(paddle_tok).__name__ == "RobertaBPETokenizer"
     # PaddleNLP also returns token_type_ids (all 0, RoBERTa's only type); transformers returns none
-    mismatches = compare(hf, paddle_tok, type_ids=False)
-    # Known, listed in the README: PaddleNLP's RobertaBPETokenizer drops the spaces around special
-    # tokens written literally in the text ("<s> </s>"), transformers (slow and fast) keeps them.
-    assert {(m[0], m[1]) for m in mismatches} <= {(k, (SPECIAL_LOOKING,)) for k in ("slow", "fast")}
+    mismatches = compare(hf, paddle_tok, BPE_TOKENS, type_ids=False)
+    assert mismatches == [], mismatches
