@@ -5,7 +5,6 @@ import json
 import pytest
 
 from conftest import ATOL
-from paddle_roberta import ConversionError
 from paddle_roberta.check import check
 from paddle_roberta.convert import convert_with_report
 from paddle_roberta.seeds import SEEDS
@@ -44,9 +43,9 @@ def test_clue_as_roberta_would_be_wrong(tmp_path, paddle_quiet):
     seed = SEEDS["clue/roberta_chinese_clue_tiny"]
     src, out = tmp_path / "hf", tmp_path / "paddle"
     model = build_checkpoint(str(src), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
-    with pytest.raises(ConversionError, match="verification failed"):  # verify refuses it...
-        convert_with_report(src, out, family="roberta")
-    convert_with_report(src, out, family="roberta", verify=False)  # ...and unverified, this is why
+    # verify compares with transformers' RobertaModel, which reads the config the same wrong way and agrees;
+    # the model card's BertModel, what the checkpoint was trained as, does not
+    convert_with_report(src, out, family="roberta")
     report = check(str(src), str(out), torch_model=model)
     assert max(d.max_abs for d in report["diffs"]) > 1e-2
 
