@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import ConversionError
 from .model_card import write_model_card
+from .output_dir import check_output, write_marker, written_by_us
 from .paddle_config import paddle_config
 from .plan import Plan, make_plan
 from .source import resolve
@@ -56,10 +57,11 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         raise ConversionError(f"num_choices must be a positive integer, got {num_choices!r}")
     verify, not_verified = verify_policy(verify, dtype)
     out = os.path.abspath(os.fspath(out))
-    if os.path.exists(out) and not overwrite:
+    if os.path.lexists(out) and not overwrite:
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
 
     source = resolve(src)
+    check_output(out, source.path, overwrite)
     config_path = os.path.join(source.path, "config.json")
     tokenizer_files = {n for n in TOKENIZER_FILES if source.has_file(n)}
     with Checkpoint(source.weight_files) as ckpt:
@@ -83,6 +85,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             positions = plan.dims["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
             report = _verified(source.path, tmp, out, atol) if verify else None
+            write_marker(tmp, src if isinstance(src, str) else os.fspath(src), plan.paddle_class)
             write_model_card(tmp, source.path, plan.paddle_class, tokenizer_class, report and report["text"])
             _move_into_place(tmp, out, overwrite)
         except OSError as e:
@@ -196,6 +199,8 @@ def _move_into_place(tmp: str, out: str, overwrite: bool):
                 raise
     if not overwrite:
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
+    if os.path.islink(out) or not os.path.isdir(out) or (os.listdir(out) and not written_by_us(out)):
+        raise ConversionError(f"{out}: appeared while converting and is not a directory paddle-roberta wrote")
     old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=os.path.dirname(out))
     os.rename(out, os.path.join(old, "out"))
     os.rename(tmp, out)

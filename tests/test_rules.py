@@ -197,7 +197,7 @@ def test_source_untouched_and_no_paddle_import(bert_mlm, tmp_path):
     )
     subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "out")], check=True)
     assert tree_digest(src) == before
-    assert sorted(os.listdir(tmp_path / "out")) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(os.listdir(tmp_path / "out")) == ["README.md", "config.json", "conversion.json", "model.safetensors"]
 
 
 def test_existing_output_needs_overwrite(bert_mlm, tmp_path):
@@ -209,7 +209,7 @@ def test_existing_output_needs_overwrite(bert_mlm, tmp_path):
         convert(src, out)
     assert (out / "keep.txt").read_text() == "mine"
     convert(src, out, overwrite=True)
-    assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors"]
+    assert sorted(os.listdir(out)) == ["README.md", "config.json", "conversion.json", "model.safetensors"]
 
 
 def test_malicious_pickle_is_refused_and_never_runs(tmp_path):

@@ -224,7 +224,7 @@ def test_concurrent_conversions(good, tmp_path):
         wins = [r for r in results.values() if isinstance(r, str)]
         assert len(wins) == 1, results
         assert all("already exists" in str(r) for r in results.values() if not isinstance(r, str))
-        assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors"]
+        assert sorted(os.listdir(out)) == ["README.md", "config.json", "conversion.json", "model.safetensors"]
         assert not [p for p in os.listdir(tmp_path) if p.startswith(f".same{round_}")]
 
 

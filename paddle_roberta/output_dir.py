@@ -1,0 +1,59 @@
+"""Where a conversion may write: never over, inside or around its source, and replace only its own outputs.
+
+Every output directory carries ``MARKER``, a small JSON file saying what wrote it and from what;
+``--overwrite`` replaces a directory only when it holds that marker (or the model card of a version
+of this tool that predates it), or is empty. Anything else — a user's folder, a checkpoint, a parent
+of the source — is refused before a byte is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from . import __version__
+from .errors import ConversionError
+
+MARKER = "conversion.json"
+OLD_CARD_MARK = "by paddle-roberta on "  # model cards written before the marker existed
+
+
+def check_output(out: str, source_path: str, overwrite: bool) -> None:
+    o, s = os.path.realpath(out), os.path.realpath(source_path)
+    if o == s:
+        raise ConversionError(f"{out}: is the source directory; the source is never written to")
+    if _within(o, s):
+        raise ConversionError(f"{out}: is inside the source directory {source_path}; the source is never written to")
+    if _within(s, o):
+        raise ConversionError(f"{out}: contains the source directory {source_path}; replacing it would delete the source")
+    if not os.path.lexists(out):
+        return
+    if not overwrite:
+        raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
+    if os.path.islink(out) or not os.path.isdir(out):
+        raise ConversionError(f"{out}: is not a directory paddle-roberta wrote; --overwrite replaces only those")
+    if os.listdir(out) and not written_by_us(out):
+        raise ConversionError(f"{out}: is not a directory paddle-roberta wrote (no {MARKER}); --overwrite replaces only those")
+
+
+def written_by_us(path: str) -> bool:
+    try:
+        with open(os.path.join(path, MARKER), encoding="utf-8") as f:
+            return json.load(f).get("converted_by") == "paddle-roberta"
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        with open(os.path.join(path, "README.md"), encoding="utf-8") as f:
+            return OLD_CARD_MARK in f.read(2000)
+    except (OSError, ValueError):
+        return False
+
+
+def write_marker(tmp: str, source: str, paddle_class: str) -> None:
+    record = {"converted_by": "paddle-roberta", "version": __version__, "source": source, "paddle_class": paddle_class}
+    with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=2, ensure_ascii=False)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip(os.sep) + os.sep)
