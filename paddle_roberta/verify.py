@@ -163,7 +163,7 @@ def _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, texts, l
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{report['torch_class']} (transformers) vs {report['paddle_class']} (PaddleNLP), float32, atol {report['atol']:g} x max(1, max|output|)", ""]
+    lines = [f"{report['torch_class']} (transformers) vs {report['paddle_class']} (PaddleNLP), float32, atol {report['atol']:g} x max(1, max|output|, |last hidden| for heads)", ""]
     tok = report["tokenizer"]
     if tok is None:
         lines.append("tokenizer: none in the source; random ids")
