@@ -203,12 +203,12 @@ def test_source_untouched_and_no_paddle_import(bert_mlm, tmp_path):
 def test_existing_output_needs_overwrite(bert_mlm, tmp_path):
     src, _ = bert_mlm
     out = tmp_path / "out"
-    out.mkdir()
+    convert(src, out)
     (out / "keep.txt").write_text("mine")
     with pytest.raises(ConversionError, match="already exists"):
         convert(src, out)
     assert (out / "keep.txt").read_text() == "mine"
-    convert(src, out, overwrite=True)
+    convert(src, out, overwrite=True)  # its own earlier output: replaced whole
     assert sorted(os.listdir(out)) == ["README.md", "config.json", "conversion.json", "model.safetensors"]
 
 
