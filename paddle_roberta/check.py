@@ -27,13 +27,15 @@ def head_of(paddle_class: str) -> str:
     return hf[len("Roberta"):] if hf.startswith("Roberta") else hf[len("Bert"):]
 
 
-def load_paddle(out: str, auto: bool = False):
+def load_paddle(out: str, auto: bool = False, dtype: str | None = None):
+    """The converted model by the class its config.json names (or AutoModel); ``dtype`` casts on load
+    (float16/bfloat16 outputs run on CPU only as float32: Paddle has no CPU float16 kernels)."""
     import paddlenlp.transformers as pt
 
     with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
         paddle_class = json.load(f)["architectures"][0]
     cls = pt.AutoModel if auto else getattr(pt, paddle_class)
-    return cls.from_pretrained(out), paddle_class
+    return cls.from_pretrained(out, **({"dtype": dtype} if dtype else {})), paddle_class
 
 
 def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .errors import ConversionError
@@ -20,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
     c.add_argument("--num-choices", type=int, default=2, help="choices per example for *ForMultipleChoice (default 2)")
     c.add_argument("--family", choices=["bert", "roberta"], help="override family detection")
+    c.add_argument("--head", metavar="CLASS", help="convert to this head (e.g. BertForPreTraining) instead of the one "
+                   "config.json names, when the checkpoint holds its tensors")
     c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
     c.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
     c.add_argument("--atol", type=float, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
@@ -39,8 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame):
+    # as for Ctrl-C: unwinding runs the cleanup that removes the half-written temporary directory
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         if args.command == "convert":
             return _convert(args)
@@ -66,7 +75,7 @@ def _convert(args) -> int:
 
     result = convert_with_report(
         args.src, args.out, format=args.format, dtype=args.dtype, num_choices=args.num_choices,
-        overwrite=args.overwrite, family=args.family, progress=not args.quiet and sys.stderr.isatty(),
+        overwrite=args.overwrite, family=args.family, head=args.head, progress=not args.quiet and sys.stderr.isatty(),
         verify=False if args.no_verify else None, atol=args.atol,
     )
     if not args.quiet:
@@ -74,7 +83,10 @@ def _convert(args) -> int:
         d = plan.dims
         print(f"{args.src} -> {result.path}")
         print(f"  class   {plan.paddle_class}  ({d['layers']} layers, hidden {d['H']}, vocab {d['V']})")
-        print(f"  tensors {len(plan.entries)} written, {len(plan.dropped)} dropped on purpose ({', '.join(plan.dropped) or 'none'})")
+        buffers = [n for n in plan.dropped if not any(n.startswith(g.split("*")[0]) for g in plan.dropped_heads)]
+        print(f"  tensors {len(plan.entries)} written, {len(plan.dropped)} dropped on purpose ({', '.join(buffers) or 'none'})")
+        for group in plan.dropped_heads:
+            print(f"  dropped {group}")
         for note in plan.notes:
             print(f"  note    {note}")
         if result.verify_report:

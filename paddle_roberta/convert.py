@@ -36,7 +36,8 @@ def convert(src, out, **options) -> str:
     """Convert the Hugging Face model directory ``src`` into a PaddleNLP directory ``out``.
 
     Options: format ("safetensors" | "pdparams"), dtype ("float32" | "float16" | "bfloat16"),
-    num_choices, overwrite, family ("bert" | "roberta"), progress, verify (run ``verify`` on the
+    num_choices, overwrite, family ("bert" | "roberta"), head (a class the tensors hold, e.g.
+    "BertForPreTraining", instead of the one config.json names), progress, verify (run ``verify`` on the
     result before it is moved into place: None, the default, whenever torch, transformers and
     paddlenlp are installed and the output is float32, with a note in the plan when it cannot;
     True to insist; False to skip, as ``--no-verify`` does).
@@ -46,7 +47,7 @@ def convert(src, out, **options) -> str:
     return convert_with_report(src, out, **options).path
 
 
-def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None,
+def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None, head=None,
                         progress=False, expect=None, verify=None, atol=1e-5) -> Result:
     """``convert``, returning the plan too. ``expect(plan)`` may raise ConversionError before anything is written."""
     if format not in WRITERS:
@@ -55,7 +56,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         raise ConversionError(f"dtype {dtype!r} is not one of {', '.join(FLOAT_DTYPES)}")
     if not isinstance(num_choices, int) or num_choices < 1:
         raise ConversionError(f"num_choices must be a positive integer, got {num_choices!r}")
-    verify, not_verified = verify_policy(verify, dtype)
+    verify, not_verified = verify_policy(verify)
     out = os.path.abspath(os.fspath(out))
     if os.path.lexists(out) and not overwrite:
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
@@ -65,7 +66,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
     config_path = os.path.join(source.path, "config.json")
     tokenizer_files = {n for n in TOKENIZER_FILES if source.has_file(n)}
     with Checkpoint(source.weight_files) as ckpt:
-        plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_files, family, config_path)
+        plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_files, family, config_path, head)
         if expect is not None:
             expect(plan)
         if not_verified:
@@ -85,8 +86,10 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             positions = plan.dims["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
             report = _verified(source.path, tmp, out, atol) if verify else None
-            write_marker(tmp, src if isinstance(src, str) else os.fspath(src), plan.paddle_class)
-            write_model_card(tmp, source.path, plan.paddle_class, tokenizer_class, report and report["text"])
+            given = os.fspath(src)
+            write_marker(tmp, given, plan.paddle_class)
+            write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype)
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a finished OUT gets the usual mode
             _move_into_place(tmp, out, overwrite)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -120,15 +123,11 @@ def _verified(src: str, tmp: str, out: str, atol: float) -> dict:
     return report
 
 
-def verify_policy(verify, dtype: str) -> tuple:
+def verify_policy(verify) -> tuple:
     """(run verify?, why not) for ``verify`` True (required), False (off) or None (whenever it can run)."""
     if verify is False:
         return False, ""
-    why = ""
-    if dtype != "float32":
-        why = f"{dtype} output: verify compares float32 outputs"
-    elif not libraries_for_verify():
-        why = "torch, transformers or paddlenlp is not installed"
+    why = "" if libraries_for_verify() else "torch, transformers or paddlenlp is not installed"
     if why and verify:
         raise ConversionError(f"cannot verify: {why} (pass verify=False to convert unverified)")
     return not why, why
@@ -187,6 +186,12 @@ def transpose(a: np.ndarray, block: int = 128) -> np.ndarray:
         for j in range(0, cols, block):
             out[j : j + block, i : i + block] = a[i : i + block, j : j + block].T
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _move_into_place(tmp: str, out: str, overwrite: bool):

@@ -104,6 +104,17 @@ ROBERTA_CLASSIFICATION_HEAD = (
     ("classifier.out_proj.bias", "classifier.out_proj.bias", KEEP, ("L",)),
 )
 
+# What another head's tensors are, for the message when a checkpoint carries more heads than the class
+# it names (bert-base-* ship the BertForPreTraining state dict under architectures BertForMaskedLM).
+# Only exact names from the family's own head tables are dropped this way, never unknown tensors.
+HEAD_LABELS = {
+    "cls.predictions.": "MLM head",
+    "cls.seq_relationship.": "NSP head",
+    "lm_head.": "LM head",
+    "classifier.": "classification head",
+    "qa_outputs.": "question-answering head",
+}
+
 # Tensors a checkpoint may hold that are not weights; they are dropped on purpose (fnmatch patterns).
 DROPPED = (
     "*embeddings.position_ids",  # buffer 0..P-1, rebuilt by both frameworks

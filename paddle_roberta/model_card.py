@@ -19,9 +19,15 @@ def versions() -> dict:
     return found
 
 
-def write_model_card(out: str, source: str, paddle_class: str, tokenizer_class, verify_text) -> None:
+def write_model_card(folder: str, final_path: str, source: str, paddle_class: str, tokenizer_class, verify_text,
+                     dtype: str = "float32") -> None:
+    """README.md into ``folder`` (the temporary directory), naming ``final_path``, where it will be.
+    ``source``: what the user gave, a hub id or a directory."""
+    title = source if not os.path.isdir(source) else os.path.basename(os.path.abspath(source))
+    name = os.path.basename(os.path.abspath(final_path))
+    load_kw = "" if dtype == "float32" else ', dtype="float32"'
     lines = [
-        f"# {os.path.basename(os.path.abspath(source))} for PaddleNLP",
+        f"# {title} for PaddleNLP",
         "",
         f"Converted from the Hugging Face PyTorch checkpoint `{source}` by paddle-roberta on "
         f"{datetime.date.today().isoformat()}.",
@@ -32,15 +38,18 @@ def write_model_card(out: str, source: str, paddle_class: str, tokenizer_class, 
         "import paddle",
         "from paddlenlp.transformers import AutoModel, AutoTokenizer",
         "",
-        f'model = AutoModel.from_pretrained("{os.path.basename(os.path.abspath(out))}")  # or {paddle_class}',
+        f'model = AutoModel.from_pretrained("{name}"{load_kw})  # or {paddle_class}',
     ]
     if tokenizer_class:
-        lines += [f'tokenizer = AutoTokenizer.from_pretrained("{os.path.basename(os.path.abspath(out))}")  # {tokenizer_class}',
+        lines += [f'tokenizer = AutoTokenizer.from_pretrained("{name}")  # {tokenizer_class}',
                   'inputs = tokenizer("...", return_tensors="pd")',
                   "outputs = model(**inputs)"]
     lines += ["```", "", "Pass an explicit `attention_mask`: without one PaddleNLP masks `pad_token_id` tokens, transformers none.", ""]
+    if dtype != "float32":
+        lines += [f"The weights are stored in {dtype}. Paddle has no CPU kernels for it: on CPU load with "
+                  f'`dtype="float32"` as above; on a GPU, `dtype="{dtype}"` keeps them as stored.', ""]
     lines += ["## Parity with the original", ""]
     lines += [verify_text] if verify_text else ["Not verified at conversion time (`--no-verify`, or torch/transformers/paddlenlp not installed)."]
     lines += ["", "## Versions", ""] + [f"- {k} {v}" for k, v in versions().items()] + [""]
-    with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
+    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))

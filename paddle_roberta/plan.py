@@ -34,18 +34,22 @@ class Plan:
     entries: list
     dims: dict
     notes: list = field(default_factory=list)
-    dropped: list = field(default_factory=list)
+    dropped: list = field(default_factory=list)  # source names not converted, each on purpose
+    dropped_heads: list = field(default_factory=list)  # "cls.seq_relationship.* (NSP head, not part of …)"
 
     @property
     def paddle_class(self) -> str:
         return self.family.paddle_class(self.head)
 
 
-def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: str | None = None, config_path="config.json") -> Plan:
-    """``names_shapes``: source tensor name -> shape. ``tokenizer_files``: file names in the source dir."""
+def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: str | None = None, config_path="config.json",
+              head: str | None = None) -> Plan:
+    """``names_shapes``: source tensor name -> shape. ``tokenizer_files``: file names in the source dir.
+    ``head``: convert to this head instead of the one config.json names (``BertForPreTraining``,
+    ``BertForPretraining`` or ``ForPreTraining``), when the tensors hold it."""
     notes = []
     canonical = _canonical_names(names_shapes)
-    fam, head = _family_and_head(config, canonical, tokenizer_files, family, notes, config_path)
+    fam, head = _family_and_head(config, canonical, tokenizer_files, family, notes, config_path, head)
     src_prefix = _source_prefix(canonical)
     dims = _dims(config, canonical, names_shapes, src_prefix, config_path)
     _check_activation(config, config_path)
@@ -85,17 +89,38 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: st
         notes.append("pooler: not in the checkpoint; written as zeros (pooled output is 0, as no weights exist)")
 
     used = {s for e in entries for s in e.srcs}
-    dropped = []
-    for name in names_shapes:
+    other_heads = _other_head_tensors(fam, head, src_prefix)
+    dropped, groups = [], {}
+    for canon, name in canonical.items():
         if name in used:
             continue
         if any(fnmatch.fnmatchcase(name, pat) for pat in mapping.DROPPED):
             dropped.append(name)
+        elif canon in other_heads:
+            dropped.append(name)
+            prefix, label = other_heads[canon]
+            groups.setdefault(prefix, label)
+        else:
+            raise ConversionError(
+                f"tensor {name} is not used by {fam.paddle_class(head)} and is not on the list of tensors dropped on purpose"
+            )
+    dropped_heads = [f"{p}* ({label}, not part of {fam.paddle_class(head)})" for p, label in groups.items()]
+    return Plan(fam, head, entries, dims, notes, dropped, dropped_heads)
+
+
+def _other_head_tensors(fam, head, src_prefix) -> dict:
+    """Canonical source name -> (its prefix, label) for every tensor of the family's other heads."""
+    found = {}
+    for other, spec in fam.heads.items():
+        if other == head:
             continue
-        raise ConversionError(
-            f"tensor {name} is not used by {fam.paddle_class(head)} and is not on the list of tensors dropped on purpose"
-        )
-    return Plan(fam, head, entries, dims, notes, dropped)
+        for srcs, *_ in spec.rows:
+            for name in (srcs,) if isinstance(srcs, str) else srcs:
+                name = name.format(base=src_prefix)
+                for prefix, label in mapping.HEAD_LABELS.items():
+                    if name.startswith(prefix):
+                        found[name] = (prefix, label)
+    return found
 
 
 def _entry(dst, srcs, layout, hf_shape, dims, names_shapes, config_path):
@@ -124,7 +149,7 @@ def _canonical_names(names_shapes) -> dict:
     return out
 
 
-def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_path):
+def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_path, forced_head=None):
     archs = config.get("architectures") or []
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise ConversionError(f"{config_path}: architectures must be a list of class names")
@@ -162,6 +187,8 @@ def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_p
             "(type_vocab_size 2, WordPiece vocab.txt, no merges.txt): converted as BERT, as its model card loads it"
         )
     fam = mapping.FAMILIES[family]
+    if forced_head:
+        head = _head_name(forced_head, fam)
     if head not in fam.heads:
         raise ConversionError(f"{config_path}: {arch or head} has no PaddleNLP {family} class ({', '.join(fam.heads)})")
     if family != declared and head != "Model" and fam.heads[head].rows != mapping.FAMILIES[declared].heads[head].rows:
@@ -169,6 +196,16 @@ def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_p
             f"{config_path}: {arch} on a BERT-structured checkpoint: its head tensors have no PaddleNLP Bert counterpart"
         )
     return fam, head
+
+
+def _head_name(name, fam) -> str:
+    """``ForPreTraining``, ``BertForPreTraining`` or PaddleNLP's ``BertForPretraining`` -> head key."""
+    for head, spec in fam.heads.items():
+        if name in (head, spec.paddle_class, spec.paddle_class.replace("Pretraining", "PreTraining")) or \
+                name.endswith(head) and name[: -len(head)] in ("Bert", "Roberta"):
+            return head
+    classes = ", ".join(s.paddle_class for s in fam.heads.values())
+    raise ConversionError(f"head {name!r} is not a PaddleNLP {fam.name} class ({classes})")
 
 
 def _split_arch(arch, config_path):

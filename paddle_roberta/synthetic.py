@@ -117,7 +117,8 @@ def write_byte_level_bpe(folder: str, size: int):
     corpus = ["The capital of France is Paris.", "It is a sunny day, let's go for a walk in the park!",
               "Natural language processing is an important field of artificial intelligence.",
               "The quick brown fox jumps over the lazy dog.", "Hello world, café naïve résumé 3.14"] * 20
-    bpe.train_from_iterator(corpus, vocab_size=min(size, 600), min_frequency=1, special_tokens=BPE_SPECIALS + ["<mask>"])
+    bpe.train_from_iterator(corpus, vocab_size=min(size, 600), min_frequency=1, show_progress=False,
+                            special_tokens=BPE_SPECIALS + ["<mask>"])
     bpe.save_model(folder)
     vocab_path = os.path.join(folder, "vocab.json")
     with open(vocab_path, encoding="utf-8") as f:

@@ -156,7 +156,8 @@ def test_output_dtype(tmp_path, paddle_quiet, dtype, out_format):
 
     src = tmp_path / "hf"
     model = build_checkpoint(str(src), "RobertaForMaskedLM", TINY["roberta"], seed=5)
-    result = convert_with_report(src, tmp_path / "out", dtype=dtype, format=out_format)
+    result = convert_with_report(src, tmp_path / "out", dtype=dtype, format=out_format)  # verified, as float32
+    assert result.verify_report["ok"] and result.verify_report["dtype"] == dtype
     weights = read_output(tmp_path / "out")
     state = model.state_dict()
     for e in result.plan.entries:
@@ -165,7 +166,9 @@ def test_output_dtype(tmp_path, paddle_quiet, dtype, out_format):
             np.testing.assert_array_equal(np.asarray(weights[e.dst], np.float32), want.T if e.transpose else want, err_msg=e.dst)
     assert json.load(open(tmp_path / "out" / "config.json"))["dtype"] == dtype
     loaded = pt.RobertaForMaskedLM.from_pretrained(str(tmp_path / "out"))
-    assert str(loaded.lm_head.dense.weight.dtype).endswith(dtype)
+    assert str(loaded.lm_head.dense.weight.dtype).endswith(dtype)  # for a GPU
+    on_cpu = pt.RobertaForMaskedLM.from_pretrained(str(tmp_path / "out"), dtype="float32")  # as the model card says
+    assert str(on_cpu.lm_head.dense.weight.dtype).endswith("float32")
 
 
 def test_multiple_choice_num_choices(tmp_path, paddle_quiet):

@@ -79,3 +79,43 @@ def test_clue_style_from_bin_to_pdparams(tmp_path, paddle_quiet):
     assert result.plan.paddle_class == "BertModel" and (out / "model_state.pdparams").exists()
     report = check(str(src), str(out), torch_model=model)
     assert all(d.within(ATOL) for d in report["diffs"] + report["auto_diffs"])
+
+
+BERT_BASE_CHINESE = dict(vocab_size=21128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                         intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12,
+                         pad_token_id=0, model_type="bert", architectures=["BertForMaskedLM"])
+
+
+def test_pretraining_state_dict_under_masked_lm(tmp_path):
+    """bert-base-chinese as the hub has it: BertForPreTraining tensors (with the NSP head) in an old .bin
+    with LayerNorm gamma/beta names, config.json saying BertForMaskedLM. Converts to BertForMaskedLM,
+    dropping and listing the NSP head; --head BertForPreTraining keeps it; unknown tensors stay errors."""
+    import subprocess
+    import sys
+
+    import torch
+
+    src = tmp_path / "hf"
+    model = build_checkpoint(str(src), "BertForPreTraining", BERT_BASE_CHINESE, vocab="wordpiece", fmt="bin",
+                             config_json=BERT_BASE_CHINESE)
+    state = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
+             for k, v in model.state_dict().items()}
+    assert "cls.seq_relationship.weight" in state and any(k.endswith("LayerNorm.gamma") for k in state)
+    torch.save(state, src / "pytorch_model.bin")
+
+    cli = [sys.executable, "-m", "paddle_roberta", "convert"]
+    r = subprocess.run(cli + [str(src), str(tmp_path / "mlm")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "dropped cls.seq_relationship.* (NSP head, not part of BertForMaskedLM)" in r.stdout
+    assert "PASS" in r.stdout and "fill-mask top 5: 6/6" in r.stdout
+    assert json.loads((tmp_path / "mlm" / "config.json").read_text())["architectures"] == ["BertForMaskedLM"]
+
+    r = subprocess.run(cli + [str(src), str(tmp_path / "pre"), "--head", "BertForPreTraining"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "\n  dropped " not in r.stdout and "| seq_relationship_logits |" in r.stdout and "PASS" in r.stdout
+    assert json.loads((tmp_path / "pre" / "config.json").read_text())["architectures"] == ["BertForPretraining"]
+
+    r = subprocess.run(cli + [str(src), str(tmp_path / "qa"), "--head", "BertForQuestionAnswering"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 1 and "qa_outputs.weight is missing" in r.stderr and not (tmp_path / "qa").exists()
