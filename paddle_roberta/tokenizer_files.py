@@ -37,10 +37,62 @@ def write_tokenizer(src: str, out: str, model_max_length: int) -> str | None:
         return _wordpiece(src, out, source_config, specials_map, model_max_length)
     if os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
         return _byte_level_bpe(src, out, source_config, specials_map, model_max_length)
+    if os.path.isfile(os.path.join(src, "tokenizer.json")):
+        return _from_tokenizer_json(src, out, source_config, specials_map, model_max_length)
     return None
 
 
-def _wordpiece(src, out, source_config, specials_map, model_max_length):
+def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length):
+    """A source with only tokenizer.json (many newer repos): derive the files PaddleNLP's classes read —
+    vocab.txt for WordPiece, vocab.json + merges.txt for byte-level BPE — with its normaliser and
+    pre-tokeniser settings. Hand-written: the tokenizers library saves a model's files but not its
+    normaliser settings, and PaddleNLP's RobertaBPETokenizer reads only vocab.json/merges.txt."""
+    path = os.path.join(src, "tokenizer.json")
+    spec = read_json_object(path)
+    model = spec.get("model") if isinstance(spec.get("model"), dict) else {}
+    vocab = model.get("vocab")
+    kind = model.get("type")
+    if not isinstance(vocab, dict) or not all(isinstance(i, int) for i in vocab.values()):
+        raise ConversionError(f"{path}: model.vocab is not a token -> id table")
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise ConversionError(f"{path}: model.vocab ids are not 0..{len(vocab) - 1}, each once")
+    if kind == "WordPiece":
+        norm = _find(spec.get("normalizer"), "BertNormalizer") or {}
+        settings = {"do_lower_case": norm.get("lowercase", True), "strip_accents": norm.get("strip_accents"),
+                    "tokenize_chinese_chars": norm.get("handle_chinese_chars", True)}
+        with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
+            f.write("".join(token + "\n" for token, _ in sorted(vocab.items(), key=lambda kv: kv[1])))
+        return _wordpiece(src, out, {**settings, **source_config}, specials_map, model_max_length, vocab_written=True)
+    byte_level = _find(spec.get("pre_tokenizer"), "ByteLevel")
+    if kind == "BPE" and byte_level is not None:
+        merges = model.get("merges")
+        if not isinstance(merges, list):
+            raise ConversionError(f"{path}: model.merges is not a list")
+        lines = [m if isinstance(m, str) else " ".join(m) for m in merges]  # "a b" or ["a", "b"] (tokenizers >= 0.20)
+        with open(os.path.join(out, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(vocab, f, ensure_ascii=False)
+        with open(os.path.join(out, "merges.txt"), "w", encoding="utf-8") as f:
+            f.write("#version: 0.2\n" + "".join(line + "\n" for line in lines))
+        settings = {"add_prefix_space": byte_level.get("add_prefix_space", False)}
+        return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length, files_written=True)
+    raise ConversionError(f"{path}: a {kind} tokenizer{'' if byte_level else ' without byte-level pre-tokenizer'} has no "
+                          "PaddleNLP BERT/RoBERTa tokenizer class (WordPiece or byte-level BPE)")
+
+
+def _find(component, type_name):
+    """The ``type_name`` part of a tokenizers component, alone or inside a Sequence."""
+    if not isinstance(component, dict):
+        return None
+    if component.get("type") == type_name:
+        return component
+    for key in ("normalizers", "pretokenizers"):
+        for part in component.get(key) or []:
+            if isinstance(part, dict) and part.get("type") == type_name:
+                return part
+    return None
+
+
+def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_written=False):
     lower = source_config.get("do_lower_case", True)
     config = {
         "tokenizer_class": "BertTokenizerFast",
@@ -50,7 +102,8 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length):
         "model_max_length": model_max_length,
         **_specials(BERT_SPECIALS, source_config, specials_map),
     }
-    shutil.copyfile(os.path.join(src, "vocab.txt"), os.path.join(out, "vocab.txt"))
+    if not vocab_written:
+        shutil.copyfile(os.path.join(src, "vocab.txt"), os.path.join(out, "vocab.txt"))
     if os.path.isfile(os.path.join(src, "tokenizer.json")):
         shutil.copyfile(os.path.join(src, "tokenizer.json"), os.path.join(out, "tokenizer.json"))
     else:
@@ -70,7 +123,7 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length):
     return config["tokenizer_class"]
 
 
-def _byte_level_bpe(src, out, source_config, specials_map, model_max_length):
+def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, files_written=False):
     config = {
         "tokenizer_class": "RobertaBPETokenizer",
         "add_prefix_space": source_config.get("add_prefix_space", False),
@@ -78,7 +131,7 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length):
         "model_max_length": model_max_length,
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }
-    for name in ("vocab.json", "merges.txt"):
+    for name in ("vocab.json", "merges.txt") if not files_written else ():
         shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
     _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
     return config["tokenizer_class"]

@@ -152,6 +152,9 @@ def _hf_tokenizer(src, family):
             return transformers.BertTokenizerFast.from_pretrained(src)
         if os.path.isfile(os.path.join(src, "vocab.json")):
             return transformers.RobertaTokenizerFast.from_pretrained(src)
+        if os.path.isfile(os.path.join(src, "tokenizer.json")):  # tokenizer.json alone: the fast class reads it
+            cls = transformers.BertTokenizerFast if family == "bert" else transformers.RobertaTokenizerFast
+            return cls.from_pretrained(src)
     except Exception:  # an unusable tokenizer is reported as absent; the model is still compared
         return None
     return None

@@ -124,3 +124,43 @@ def test_byte_level_bpe(tmp_path, paddle_quiet):
     # PaddleNLP also returns token_type_ids (all 0, RoBERTa's only type); transformers returns none
     mismatches = compare(hf, paddle_tok, BPE_TOKENS, type_ids=False)
     assert mismatches == [], mismatches
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_tokenizer_json_only_source(tmp_path, paddle_quiet, family):
+    """Many newer repos ship only tokenizer.json: OUT gets the files PaddleNLP reads, derived from it, and
+    verification compares them (it does not say "none in the source")."""
+    import paddlenlp.transformers as pt
+    import transformers
+
+    from paddle_roberta.convert import convert_with_report
+
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    if family == "bert":
+        vocab = wordpiece_tokens(500)
+        build_checkpoint(str(src), "BertForMaskedLM", tiny(len(vocab), "bert"), vocab="wordpiece")
+        hf_cls, tokens, only = transformers.BertTokenizerFast, BERT_TOKENS, ["vocab.txt"]
+    else:
+        build_checkpoint(str(src), "RobertaForMaskedLM", tiny(600, "roberta"), vocab="bpe")
+        hf_cls, tokens, only = transformers.RobertaTokenizerFast, BPE_TOKENS, ["vocab.json", "merges.txt"]
+    hf_cls.from_pretrained(str(src)).save_pretrained(str(src))  # writes tokenizer.json (+ configs)
+    for name in only + ["special_tokens_map.json", "tokenizer_config.json"]:
+        (src / name).unlink(missing_ok=True)
+    assert sorted(p.name for p in src.iterdir() if "token" in p.name or "vocab" in p.name) == ["tokenizer.json"]
+
+    result = convert_with_report(src, out)
+    assert result.verify_report["tokenizer"] is not None and result.verify_report["ok"]
+    hf = {"fast": hf_cls.from_pretrained(str(src))}
+    paddle_tok = pt.AutoTokenizer.from_pretrained(str(out))
+    assert compare(hf, paddle_tok, tokens, type_ids=family == "bert") == []
+
+
+def test_tokenizer_json_of_another_kind_is_refused(tmp_path):
+    from paddle_roberta import ConversionError
+
+    src = tmp_path / "hf"
+    build_checkpoint(str(src), "BertModel", tiny(120, "bert"))
+    (src / "tokenizer.json").write_text(json.dumps({"model": {"type": "Unigram", "vocab": {"a": 0}}}))
+    with pytest.raises(ConversionError, match="tokenizer.json: a Unigram tokenizer"):
+        convert(src, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
