@@ -6,12 +6,24 @@ import argparse
 import signal
 import sys
 
+from . import __version__
 from .errors import ConversionError
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a tolerance must be a positive finite number")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paddle-roberta", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show the Python traceback on errors")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("convert", help="convert a Hugging Face model directory into a PaddleNLP one")
@@ -25,19 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "config.json names, when the checkpoint holds its tensors")
     c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
     c.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
-    c.add_argument("--atol", type=float, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
-    c.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    c.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
+    c.add_argument("--quiet", action="store_true", help="no progress lines (shown on a terminal), no summary")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     v = sub.add_parser("verify", help="compare a converted directory with its torch original, text to logits")
     v.add_argument("src", help="the Hugging Face model directory that was converted")
     v.add_argument("out", help="the converted PaddleNLP directory")
-    v.add_argument("--text", action="append", default=[], help="a sentence to add to the built-in ones (repeatable)")
+    v.add_argument("--text", nargs="+", action="extend", default=[], metavar="T",
+                   help="sentences to add to the built-in ones (several after one --text, or --text repeated)")
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
-    v.add_argument("--atol", type=float, default=1e-5, help="tolerance (default 1e-5, scaled by outputs above 1)")
+    v.add_argument("--atol", type=_tolerance, default=1e-5, help="tolerance (default 1e-5, scaled by outputs above 1)")
     v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     ls = sub.add_parser("list", help="the seed models this project knows, with their shapes")
+    ls.add_argument("--json", action="store_true", help="machine-readable, with each seed's whole config")
     ls.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
@@ -56,7 +70,7 @@ def main(argv=None) -> int:
         if args.command == "verify":
             return _verify(args)
         if args.command == "list":
-            return _list()
+            return _list(args.json)
     except ConversionError as e:
         if args.debug:
             raise
@@ -97,23 +111,42 @@ def _convert(args) -> int:
 def _verify(args) -> int:
     import os
 
-    from .errors import ConversionError
-    from .source import resolve
+    from .output_dir import MARKER, written_by_us
+    from .source import read_config, resolve
     from .verify import format_report, verify, write_json
 
     src = resolve(args.src).path  # a directory or a hub id, as for convert
     if not os.path.isfile(os.path.join(args.out, "config.json")):
         raise ConversionError(f"{args.out}: not a converted model directory (no config.json)")
-    report = verify(src, args.out, texts=args.text, atol=args.atol)
+    if not written_by_us(args.out) and "paddle_roberta" not in read_config(os.path.join(args.out, "config.json")):
+        raise ConversionError(f"{args.out}: not a directory paddle-roberta converted (no {MARKER}); give SRC and its conversion")
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
+    try:
+        report = verify(src, args.out, texts=args.text, atol=args.atol)
+    except ConversionError:
+        raise
+    except Exception as e:  # a model or tokenizer that loads for conversion but not in a framework
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ConversionError(f"{args.out}: verification could not run ({type(e).__name__}: {first})") from e
     print(format_report(report))
     if args.json:
-        write_json(report, args.json)
+        try:
+            write_json(report, args.json)
+        except OSError as e:
+            raise ConversionError(f"{args.json}: cannot write the report ({e.strerror})") from None
     return 0 if report["ok"] else 1
 
 
-def _list() -> int:
+def _list(as_json: bool) -> int:
     from .seeds import SEEDS
 
+    if as_json:
+        import json
+
+        print(json.dumps([{"name": s.name, "hf_class": s.hf_class, "paddle_class": s.paddle_class, "params": s.params,
+                           "file_size": s.file_size, "config": s.config} for s in SEEDS.values()], indent=2))
+        return 0
     print("| seed | family | PaddleNLP class | layers | hidden | heads | vocab | params | file |")
     print("|---|---|---|---|---|---|---|---|---|")
     for s in SEEDS.values():

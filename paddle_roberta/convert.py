@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ def convert(src, out, **options) -> str:
 
     Options: format ("safetensors" | "pdparams"), dtype ("float32" | "float16" | "bfloat16"),
     num_choices, overwrite, family ("bert" | "roberta"), head (a class the tensors hold, e.g.
-    "BertForPreTraining", instead of the one config.json names), progress, verify (run ``verify`` on the
+    "BertForPreTraining", instead of the one config.json names), progress (a line per stage and a
+    bar while converting, on stderr: the command line turns it on when stderr is a terminal), verify (run ``verify`` on the
     result before it is moved into place: None, the default, whenever torch, transformers and
     paddlenlp are installed and the output is float32, with a note in the plan when it cannot;
     True to insist; False to skip, as ``--no-verify`` does).
@@ -61,8 +63,10 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
     if os.path.lexists(out) and not overwrite:
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
 
+    say = _stage_printer(progress)
     source = resolve(src)
     check_output(out, source.path, overwrite)
+    say(f"reading {source.path} ({source.weight_format})")
     config_path = os.path.join(source.path, "config.json")
     tokenizer_files = {n for n in TOKENIZER_FILES if source.has_file(n)}
     with Checkpoint(source.weight_files) as ckpt:
@@ -79,12 +83,15 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             raise ConversionError(f"{out}: cannot write here ({e.strerror})") from None
         try:
             weights_name, writer_cls = WRITERS[format]
+            say(f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, {dtype})")
             _write_weights(ckpt, plan, writer_cls, os.path.join(tmp, weights_name), FLOAT_DTYPES[dtype], progress)
             config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path))
             with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(config, f, indent=2, ensure_ascii=False)
             positions = plan.dims["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
+            if verify:
+                say("verifying against the torch original (transformers vs PaddleNLP)")
             report = _verified(source.path, tmp, out, atol) if verify else None
             given = os.fspath(src)
             write_marker(tmp, given, plan.paddle_class)
@@ -103,6 +110,13 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
 # transformers' from_pretrained swaps global torch state while it builds a model (meta-device
 # initialisation): two at once in one process leave later models on the meta device.
 _VERIFY_LOCK = threading.Lock()
+
+
+def _stage_printer(progress: bool):
+    def say(line: str):
+        if progress:
+            print(f"paddle-roberta: {line}", file=sys.stderr, flush=True)
+    return say
 
 
 def _verified(src: str, tmp: str, out: str, atol: float) -> dict:

@@ -115,6 +115,13 @@ HEAD_LABELS = {
     "qa_outputs.": "question-answering head",
 }
 
+# Why a head's size is fixed in PaddleNLP, for the error when a checkpoint's is not.
+FIXED_SIZE_REASONS = {
+    "qa_outputs.": "PaddleNLP's *ForQuestionAnswering has exactly 2 outputs (start and end logits)",
+    "cls.seq_relationship.": "the next-sentence head has exactly 2 outputs",
+    "classifier.": "*ForMultipleChoice scores each choice with 1 output",
+}
+
 # Tensors a checkpoint may hold that are not weights; they are dropped on purpose (fnmatch patterns).
 DROPPED = (
     "*embeddings.position_ids",  # buffer 0..P-1, rebuilt by both frameworks

@@ -128,6 +128,10 @@ def _entry(dst, srcs, layout, hf_shape, dims, names_shapes, config_path):
     for s in srcs:
         got = tuple(names_shapes[s])
         if got != want:
+            fixed = [d for d in hf_shape if not isinstance(d, str)]
+            if fixed and len(got) == len(want) and any(g != w for g, w, d in zip(got, want, hf_shape) if not isinstance(d, str)):
+                why = next((r for p, r in mapping.FIXED_SIZE_REASONS.items() if s.startswith(p)), "a fixed size")
+                raise ConversionError(f"tensor {s} has shape {list(got)}, but the PaddleNLP class needs {list(want)}: {why}")
             raise ConversionError(
                 f"tensor {s} has shape {list(got)}, but {config_path} implies {list(want)}"
             )
@@ -177,6 +181,8 @@ def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_p
         if forced not in mapping.FAMILIES:
             raise ConversionError(f"family {forced!r} is not one of {sorted(mapping.FAMILIES)}")
         family = forced
+        if forced != declared:
+            notes.append(f"family: forced to {forced} (--family) although {config_path} says {declared}")
     elif declared == "roberta" and _is_bert_structured(config, tokenizer_files):
         # CLUE's Chinese RoBERTa: labelled roberta, trained and published as BERT (positions
         # from 0, two token types, WordPiece vocab.txt). As RoBERTa, positions would start at

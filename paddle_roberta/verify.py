@@ -139,6 +139,7 @@ def quiet_libraries():
     import transformers
 
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # "Loading checkpoint shards" on sharded sources
     import paddlenlp.utils.log
 
     paddlenlp.utils.log.logger.set_level("ERROR")
