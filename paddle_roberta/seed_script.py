@@ -20,6 +20,7 @@ def main(name: str, argv=None) -> int:
     parser.add_argument("out", help="output directory")
     parser.add_argument("--format", choices=["safetensors", "pdparams"], default="safetensors")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
     args = parser.parse_args(argv)
 
     def expect(plan):
@@ -31,10 +32,15 @@ def main(name: str, argv=None) -> int:
             raise ConversionError(f"{args.src}: not {name}: {', '.join(wrong)}")
 
     try:
-        result = convert_with_report(args.src, args.out, format=args.format, overwrite=args.overwrite, expect=expect)
+        result = convert_with_report(args.src, args.out, format=args.format, overwrite=args.overwrite, expect=expect,
+                                     verify=False if args.no_verify else None)
         plan = result.plan
     except ConversionError as e:
         print(f"{name}: error: {e}", file=sys.stderr)
         return 1
     print(f"{name} -> {result.path} ({plan.paddle_class}, {plan.dims['layers']} layers, hidden {plan.dims['H']}, vocab {plan.dims['V']})")
+    for note in plan.notes:
+        print(f"  note: {note}")
+    if result.verify_report:
+        print("\n" + result.verify_report["text"])
     return 0

@@ -109,3 +109,25 @@ def test_version_list_json_and_fixed_head_sizes(tmp_path):
     build_checkpoint(str(tmp_path / "bert"), "BertModel", TINY["bert"])
     r = run("convert", tmp_path / "bert", tmp_path / "forced", "--family", "roberta", "--no-verify")
     assert r.returncode == 0 and "family: forced to roberta (--family) although" in r.stdout
+
+
+def test_failed_verification_shows_its_table(roberta, tmp_path):
+    r = run("convert", roberta / "hf", tmp_path / "out", "--atol", "1e-12")  # a bar float32 cannot meet
+    assert r.returncode == 1 and not (tmp_path / "out").exists()
+    first, *rest = r.stderr.strip().splitlines()
+    assert "verification failed (hidden_states[0], hidden_states[1]" in first and "nothing written" in first
+    assert "| hidden_states[1] |" in "\n".join(rest) and rest[-1] == "FAIL"
+
+
+def test_quiet_libraries_and_sharded_sources(tmp_path):
+    """No stray output: no blank lines from training a BPE, no transformers progress bar for shards."""
+    code = "import sys; from paddle_roberta.synthetic import write_byte_level_bpe; write_byte_level_bpe(sys.argv[1], 700)"
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout == "", repr(r.stdout)
+
+    model = build_checkpoint(str(tmp_path / "hf"), "BertModel", TINY["bert"])
+    model.save_pretrained(str(tmp_path / "hf"), max_shard_size="20KB")
+    assert (tmp_path / "hf" / "model.safetensors.index.json").exists()
+    r = run("convert", tmp_path / "hf", tmp_path / "out")
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stderr
+    assert "Loading checkpoint shards" not in r.stdout + r.stderr

@@ -62,6 +62,7 @@ def test_convert_scripts_check_the_shapes(tmp_path):
     ok = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_3L312_clue_tiny.py"), str(src), str(tmp_path / "a")],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
+    assert "PASS" in ok.stdout  # the scripts verify, as every door does
     assert json.loads((tmp_path / "a" / "config.json").read_text())["num_hidden_layers"] == 3
     wrong = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_clue_tiny.py"), str(src), str(tmp_path / "b")],
                            capture_output=True, text=True)

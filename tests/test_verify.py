@@ -116,6 +116,7 @@ def test_hub_id_resolves_offline_from_cache(tmp_path):
                        text=True, env=env, cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "PASS" in r.stdout and json.loads((tmp_path / "out" / "config.json").read_text())["architectures"] == ["BertModel"]
+    assert (tmp_path / "out" / "README.md").read_text(encoding="utf-8").startswith("# clue/roberta_chinese_clue_tiny for PaddleNLP")
 
     missing = subprocess.run(CLI + ["convert", "clue/roberta_chinese_pair_tiny", str(tmp_path / "out2")],
                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
