@@ -19,6 +19,7 @@ from .paddle_config import paddle_config
 from .plan import Plan, make_plan
 from .source import resolve
 from .tensors import FLOAT_DTYPES, Checkpoint
+from .tokenizer_checks import check_tokenizer_files
 from .tokenizer_files import write_tokenizer
 from .writers import WRITERS
 
@@ -73,6 +74,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_files, family, config_path, head)
         if expect is not None:
             expect(plan)
+        check_tokenizer_files(source.path, plan.dims["V"])
         if not_verified:
             plan.notes.append(f"not verified: {not_verified}")
         parent = os.path.dirname(out)

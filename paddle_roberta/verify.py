@@ -148,17 +148,19 @@ def quiet_libraries():
 def _hf_tokenizer(src, family):
     import transformers
 
+    if os.path.isfile(os.path.join(src, "vocab.txt")):
+        cls = transformers.BertTokenizerFast
+    elif os.path.isfile(os.path.join(src, "vocab.json")):
+        cls = transformers.RobertaTokenizerFast
+    elif os.path.isfile(os.path.join(src, "tokenizer.json")):  # tokenizer.json alone: the fast class reads it
+        cls = transformers.BertTokenizerFast if family == "bert" else transformers.RobertaTokenizerFast
+    else:
+        return None  # no tokenizer at all: random ids, and the report says so
     try:
-        if os.path.isfile(os.path.join(src, "vocab.txt")):
-            return transformers.BertTokenizerFast.from_pretrained(src)
-        if os.path.isfile(os.path.join(src, "vocab.json")):
-            return transformers.RobertaTokenizerFast.from_pretrained(src)
-        if os.path.isfile(os.path.join(src, "tokenizer.json")):  # tokenizer.json alone: the fast class reads it
-            cls = transformers.BertTokenizerFast if family == "bert" else transformers.RobertaTokenizerFast
-            return cls.from_pretrained(src)
-    except Exception:  # an unusable tokenizer is reported as absent; the model is still compared
-        return None
-    return None
+        return cls.from_pretrained(src)
+    except Exception as e:  # present but unusable is an error, never "none in the source"
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ConversionError(f"{src}: its tokenizer does not load in transformers ({type(e).__name__}: {first})") from None
 
 
 def _positions(config, family) -> int:
