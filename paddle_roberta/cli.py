@@ -50,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--atol", type=_tolerance, default=1e-5, help="tolerance (default 1e-5, scaled by outputs above 1)")
     v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    e = sub.add_parser("export", help="write a PaddleNLP directory back as a Hugging Face PyTorch one, verified")
+    e.add_argument("paddle_dir", help="a PaddleNLP Bert*/Roberta* directory (converted, or saved with save_pretrained)")
+    e.add_argument("dest", help="the Hugging Face directory to write (must not exist unless --overwrite)")
+    e.add_argument("--to", choices=["huggingface"], default="huggingface")
+    e.add_argument("--overwrite", action="store_true", help="replace DEST if this tool wrote it")
+    e.add_argument("--no-verify", action="store_true", help="skip loading the result in transformers and comparing")
+    e.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled as for verify)")
+    e.add_argument("--quiet", action="store_true", help="no summary")
+    e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     ls = sub.add_parser("list", help="the seed models this project knows, with their shapes")
     ls.add_argument("--json", action="store_true", help="machine-readable, with each seed's whole config")
     ls.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -69,6 +79,8 @@ def main(argv=None) -> int:
             return _convert(args)
         if args.command == "verify":
             return _verify(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "list":
             return _list(args.json)
     except ConversionError as e:
@@ -136,6 +148,21 @@ def _verify(args) -> int:
         except OSError as e:
             raise ConversionError(f"{args.json}: cannot write the report ({e.strerror})") from None
     return 0 if report["ok"] else 1
+
+
+def _export(args) -> int:
+    from .export_hf import export
+
+    result = export(args.paddle_dir, args.dest, to=args.to, overwrite=args.overwrite,
+                    verify=False if args.no_verify else None, atol=args.atol)
+    if not args.quiet:
+        print(f"{args.paddle_dir} -> {result['path']}")
+        print(f"  class   {result['hf_class']} (transformers), {result['tensors']} tensors, tokenizer: {result['tokenizer'] or 'none'}")
+        if result["dropped"]:
+            print(f"  dropped {', '.join(result['dropped'])} (transformers' {result['hf_class']} has no pooler)")
+        if result["verify_report"]:
+            print("\n" + result["verify_report"]["text"])
+    return 0
 
 
 def _list(as_json: bool) -> int:

@@ -135,6 +135,8 @@ class Head:
     rows: tuple = ()
     # Does the PaddleNLP class build a pooler? (HF's MaskedLM/TokenClassification/QA heads do not.)
     paddle_pooler: bool = True
+    # Does the transformers class have one (``add_pooling_layer``)? Export writes the pooler only then.
+    hf_pooler: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,13 @@ BERT = Family(
     name="bert",
     base_prefix="bert",
     heads={
-        "Model": Head("BertModel"),
+        "Model": Head("BertModel", hf_pooler=True),
         "ForMaskedLM": Head("BertForMaskedLM", BERT_MLM),
-        "ForPreTraining": Head("BertForPretraining", BERT_MLM + BERT_NSP),
-        "ForSequenceClassification": Head("BertForSequenceClassification", BERT_CLASSIFIER),
+        "ForPreTraining": Head("BertForPretraining", BERT_MLM + BERT_NSP, hf_pooler=True),
+        "ForSequenceClassification": Head("BertForSequenceClassification", BERT_CLASSIFIER, hf_pooler=True),
         "ForTokenClassification": Head("BertForTokenClassification", BERT_CLASSIFIER),
         "ForQuestionAnswering": Head("BertForQuestionAnswering", SPAN_LOGITS),
-        "ForMultipleChoice": Head("BertForMultipleChoice", ONE_CHOICE_SCORE),
+        "ForMultipleChoice": Head("BertForMultipleChoice", ONE_CHOICE_SCORE, hf_pooler=True),
     },
 )
 
@@ -165,7 +167,7 @@ ROBERTA = Family(
     name="roberta",
     base_prefix="roberta",
     heads={
-        "Model": Head("RobertaModel"),
+        "Model": Head("RobertaModel", hf_pooler=True),
         "ForMaskedLM": Head("RobertaForMaskedLM", ROBERTA_LM, paddle_pooler=False),
         "ForCausalLM": Head("RobertaForCausalLM", ROBERTA_LM, paddle_pooler=False),
         "ForSequenceClassification": Head(
@@ -173,7 +175,7 @@ ROBERTA = Family(
         ),
         "ForTokenClassification": Head("RobertaForTokenClassification", BERT_CLASSIFIER, paddle_pooler=False),
         "ForQuestionAnswering": Head("RobertaForQuestionAnswering", SPAN_LOGITS, paddle_pooler=False),
-        "ForMultipleChoice": Head("RobertaForMultipleChoice", ONE_CHOICE_SCORE),
+        "ForMultipleChoice": Head("RobertaForMultipleChoice", ONE_CHOICE_SCORE, hf_pooler=True),
     },
 )
 

@@ -54,19 +54,11 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: st
     dims = _dims(config, canonical, names_shapes, src_prefix, config_path)
     _check_activation(config, config_path)
 
-    spec = fam.heads[head]
     dst_prefix = "" if head == "Model" else fam.base_prefix + "."
-    rows = [(src_prefix + h, dst_prefix + p, lay, shp) for h, p, lay, shp in EMBEDDINGS]
-    for i in range(dims["layers"]):
-        rows += [(src_prefix + h.format(i=i), dst_prefix + p.format(i=i), lay, shp) for h, p, lay, shp in ENCODER_LAYER]
-    pooler_rows = [(src_prefix + h, dst_prefix + p, lay, shp) for h, p, lay, shp in POOLER]
-    for srcs, p, lay, shp in spec.rows:
-        srcs = (srcs,) if isinstance(srcs, str) else srcs
-        rows.append((tuple(s.format(base=src_prefix) for s in srcs), p, lay, shp))
+    rows, pooler_rows = table_rows(fam, head, dims["layers"], src_prefix, dst_prefix)
 
     entries = []
     for srcs, dst, layout, hf_shape in rows:
-        srcs = (srcs,) if isinstance(srcs, str) else srcs
         present = tuple(canonical[s] for s in srcs if s in canonical)
         if not present:
             raise ConversionError(f"tensor {srcs[0]} is missing from the checkpoint ({fam.paddle_class(head)} needs it)")
@@ -74,11 +66,11 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: st
 
     # Every output carries a pooler, so that AutoModel (a bare model with a pooler) never starts
     # from random weights: the checkpoint's own, or zeros when it has none (pooled output = tanh(0) = 0).
-    if all(h in canonical for h, *_ in pooler_rows):
-        for h, p, lay, shp in pooler_rows:
+    if all(h in canonical for (h,), *_ in pooler_rows):
+        for (h,), p, lay, shp in pooler_rows:
             entries.append(_entry(p, (canonical[h],), lay, shp, dims, names_shapes, config_path))
-    elif any(h in canonical for h, *_ in pooler_rows):
-        missing = next(h for h, *_ in pooler_rows if h not in canonical)
+    elif any(h in canonical for (h,), *_ in pooler_rows):
+        missing = next(h for (h,), *_ in pooler_rows if h not in canonical)
         raise ConversionError(f"tensor {missing} is missing from the checkpoint (it has the rest of the pooler)")
     else:
         pooler_dst = dst_prefix + "pooler.dense."
@@ -121,6 +113,20 @@ def _other_head_tensors(fam, head, src_prefix) -> dict:
                     if name.startswith(prefix):
                         found[name] = (prefix, label)
     return found
+
+
+def table_rows(fam, head, layers, src_prefix, dst_prefix) -> tuple:
+    """The family's table for one head, expanded: ``(rows, pooler_rows)``, each row
+    ``(HF names, PaddleNLP name, layout, HF shape)`` with concrete names (layer indices, prefixes).
+    Used in both directions: HF -> PaddleNLP here, PaddleNLP -> HF in ``export_hf``."""
+    rows = [((src_prefix + h,), dst_prefix + p, lay, shp) for h, p, lay, shp in EMBEDDINGS]
+    for i in range(layers):
+        rows += [((src_prefix + h.format(i=i),), dst_prefix + p.format(i=i), lay, shp) for h, p, lay, shp in ENCODER_LAYER]
+    pooler_rows = [((src_prefix + h,), dst_prefix + p, lay, shp) for h, p, lay, shp in POOLER]
+    for srcs, p, lay, shp in fam.heads[head].rows:
+        srcs = (srcs,) if isinstance(srcs, str) else srcs
+        rows.append((tuple(s.format(base=src_prefix) for s in srcs), p, lay, shp))
+    return rows, pooler_rows
 
 
 def _entry(dst, srcs, layout, hf_shape, dims, names_shapes, config_path):

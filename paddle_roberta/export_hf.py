@@ -1,0 +1,221 @@
+"""PaddleNLP directory -> Hugging Face PyTorch directory: the way back, from the same tables.
+
+Reads a PaddleNLP Bert*/Roberta* directory (one this tool converted, or one PaddleNLP's
+``save_pretrained`` wrote: ``model_state.pdparams`` or ``model.safetensors``, PaddleNLP's config.json),
+maps every tensor back through ``plan.table_rows`` — the rows ``convert`` uses, read right to left —
+and writes ``model.safetensors`` in transformers' layout, a transformers config.json and the
+tokenizer files transformers' ``AutoTokenizer`` loads. Verified by default: transformers loads the
+result and ``verify`` compares it with PaddleNLP's outputs on the source, before it is moved into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from . import mapping
+from .check import hf_class_for
+from .convert import _VERIFY_LOCK, _move_into_place, _umask, libraries_for_verify, transpose
+from .errors import ConversionError
+from .output_dir import check_output, write_marker
+from .pdparams import read_pdparams
+from .plan import num_labels, table_rows
+from .source import read_config, read_json_object
+from .writers import SafetensorsWriter
+
+# PaddleNLP config keys carried into transformers' config.json as they are.
+COPIED = ("hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "initializer_range", "layer_norm_eps",
+          "pad_token_id", "bos_token_id", "eos_token_id", "classifier_dropout", "problem_type")
+
+
+def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, atol=1e-5) -> dict:
+    """Write the Hugging Face directory ``dest`` for the PaddleNLP directory ``paddle_dir``.
+    Returns {"path", "hf_class", "tensors", "dropped", "verify_report"}; ConversionError on bad input or a
+    failed verification, leaving nothing at ``dest``."""
+    if to != "huggingface":
+        raise ConversionError(f"export --to {to!r}: only huggingface is supported")
+    if verify is None:
+        verify = libraries_for_verify()
+    elif verify and not libraries_for_verify():
+        raise ConversionError("cannot verify: torch, transformers or paddlenlp is not installed (pass verify=False)")
+    src = os.path.abspath(os.fspath(paddle_dir))
+    dest = os.path.abspath(os.fspath(dest))
+    if not os.path.isdir(src):
+        raise ConversionError(f"{src}: no such directory")
+    check_output(dest, src, overwrite)
+    config_path = os.path.join(src, "config.json")
+    config = read_config(config_path)
+    state, weights_path = _read_weights(src)
+    fam, head = _family_and_head(config, config_path)
+    spec = fam.heads[head]
+    prefix = "" if head == "Model" else fam.base_prefix + "."
+    layers = config.get("num_hidden_layers")
+    if not isinstance(layers, int) or layers < 1:
+        raise ConversionError(f"{config_path}: num_hidden_layers must be a positive integer, found {layers!r}")
+    rows, pooler_rows = table_rows(fam, head, layers, prefix, prefix)
+    if any(".LayerNorm." in name for name in state):
+        raise ConversionError(f"{weights_path}: transformers' tensor names (LayerNorm): a Hugging Face directory, "
+                              "not a PaddleNLP one; export reads what convert or PaddleNLP's save_pretrained wrote")
+    tensors, used = {}, set()
+    word = prefix + "embeddings.word_embeddings.weight"
+    for hf_names, pd_name, layout, _ in rows + (pooler_rows if spec.hf_pooler else []):
+        if pd_name not in state:
+            raise ConversionError(f"{weights_path}: tensor {pd_name} is missing ({spec.paddle_class} has it)")
+        value = state[pd_name]
+        used.add(pd_name)
+        hf_name = hf_names[0]
+        if hf_name == word and pd_name != word:  # a decoder tied to the word embeddings: transformers ties it too
+            if not np.array_equal(value, state[word]):
+                raise ConversionError(f"{weights_path}: {pd_name} differs from {word}; transformers ties them, so this "
+                                      "model cannot be expressed")
+            continue
+        value = transpose(value) if layout == mapping.T else value
+        if hf_name in tensors:  # two PaddleNLP copies of one tied transformers tensor (the MLM bias)
+            if not np.array_equal(tensors[hf_name], value):
+                raise ConversionError(f"{weights_path}: {pd_name} differs from the tensor it is tied to ({hf_name})")
+            continue
+        tensors[hf_name] = np.ascontiguousarray(value)
+    dropped = sorted(set(state) - used)
+    unexpected = [n for n in dropped if not (n.startswith(prefix + "pooler.") and not spec.hf_pooler)]
+    if unexpected:
+        raise ConversionError(f"{weights_path}: tensor {unexpected[0]} has no place in transformers' {hf_class_for(spec.paddle_class)}")
+
+    hf_class = hf_class_for(spec.paddle_class)
+    parent = os.path.dirname(dest)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest)}.tmp-", dir=parent)
+    except OSError as e:
+        raise ConversionError(f"{dest}: cannot write here ({e.strerror})") from None
+    try:
+        names = sorted(tensors)
+        writer = SafetensorsWriter(os.path.join(tmp, "model.safetensors"),
+                                   [(n, tensors[n].dtype, tensors[n].shape) for n in names], {"format": "pt"})
+        for n in names:
+            writer.write(n, tensors[n])
+        writer.close()
+        with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(hf_config(config, fam, head, hf_class, tensors, prefix), f, indent=2, ensure_ascii=False)
+        tokenizer = write_hf_tokenizer(src, tmp, fam.name)
+        report = None
+        if verify:
+            report = _verified(tmp, src, dest, atol)
+        write_marker(tmp, src, hf_class)
+        os.chmod(tmp, 0o777 & ~_umask())
+        _move_into_place(tmp, dest, overwrite)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ConversionError(f"{e.filename or dest}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"path": dest, "hf_class": hf_class, "tensors": len(tensors), "dropped": dropped, "tokenizer": tokenizer,
+            "verify_report": report}
+
+
+def _read_weights(src) -> tuple:
+    for name in ("model.safetensors", "model_state.pdparams"):
+        path = os.path.join(src, name)
+        if os.path.isfile(path):
+            if name == "model_state.pdparams":
+                return read_pdparams(path), path
+            from safetensors import SafetensorError, safe_open
+
+            try:
+                with safe_open(path, framework="np") as f:
+                    return {k: f.get_tensor(k) for k in f.keys()}, path
+            except (SafetensorError, OSError, ValueError, TypeError) as e:
+                raise ConversionError(f"{path}: not a readable safetensors file ({str(e)[:120]})") from None
+    if any(n.endswith(".index.json") for n in os.listdir(src)):
+        raise ConversionError(f"{src}: sharded PaddleNLP weights are not supported yet; save them as one file")
+    raise ConversionError(f"{src}: no PaddleNLP weights (model.safetensors or model_state.pdparams)")
+
+
+def _family_and_head(config, config_path):
+    family = mapping.FAMILIES.get(config.get("model_type"))
+    archs = config.get("architectures")
+    if family is None or not isinstance(archs, list) or not archs:
+        raise ConversionError(f"{config_path}: not a PaddleNLP BERT/RoBERTa config (model_type "
+                              f"{config.get('model_type')!r}, architectures {archs!r})")
+    for head, spec in family.heads.items():
+        if spec.paddle_class == archs[0]:
+            return family, head
+    raise ConversionError(f"{config_path}: {archs[0]} has no transformers counterpart this tool exports "
+                          f"({', '.join(s.paddle_class for s in family.heads.values())})")
+
+
+def hf_config(config, fam, head, hf_class, tensors, prefix) -> dict:
+    V, H = tensors[prefix + "embeddings.word_embeddings.weight"].shape
+    out = {
+        "architectures": [hf_class],
+        "model_type": fam.name,
+        "vocab_size": int(V),
+        "hidden_size": int(H),
+        "num_hidden_layers": config["num_hidden_layers"],
+        "num_attention_heads": config["num_attention_heads"],
+        "intermediate_size": int(tensors[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0]),
+        "max_position_embeddings": int(tensors[prefix + "embeddings.position_embeddings.weight"].shape[0]),
+        "type_vocab_size": int(tensors[prefix + "embeddings.token_type_embeddings.weight"].shape[0]),
+        "torch_dtype": str(tensors[prefix + "embeddings.word_embeddings.weight"].dtype),
+    }
+    for key in COPIED:
+        if config.get(key) is not None:
+            out[key] = config[key]
+    if head in ("ForSequenceClassification", "ForTokenClassification"):
+        n = num_labels(config)
+        labels = config.get("id2label")
+        if not (isinstance(labels, dict) and len(labels) == n):
+            labels = {str(i): f"LABEL_{i}" for i in range(n)}
+        out["id2label"] = {str(k): v for k, v in labels.items()}
+        out["label2id"] = {v: int(k) for k, v in labels.items()}
+    if head == "ForCausalLM":
+        out["is_decoder"] = True
+    return out
+
+
+def write_hf_tokenizer(src, dest, family) -> str | None:
+    """The tokenizer files transformers' AutoTokenizer loads, from the PaddleNLP ones."""
+    config = read_json_object(os.path.join(src, "tokenizer_config.json"), missing_ok=True)
+    specials = read_json_object(os.path.join(src, "special_tokens_map.json"), missing_ok=True)
+    keep = {k: v for k, v in config.items() if k.endswith("_token") or k in (
+        "do_lower_case", "strip_accents", "tokenize_chinese_chars", "add_prefix_space", "errors", "model_max_length")}
+    keep = {k: (v.get("content") if isinstance(v, dict) else v) for k, v in keep.items()}
+    if os.path.isfile(os.path.join(src, "vocab.txt")):
+        names, cls = ["vocab.txt", "tokenizer.json"], "BertTokenizer"
+    elif os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
+        names, cls = ["vocab.json", "merges.txt", "tokenizer.json"], "RobertaTokenizer"
+    else:
+        return None
+    for name in names:
+        if os.path.isfile(os.path.join(src, name)):
+            shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
+    with open(os.path.join(dest, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizer_class": cls, **keep}, f, indent=2, ensure_ascii=False)
+    # transformers reads the AddedToken form ({"content", "lstrip", ...}) as written for PaddleNLP
+    specials = {k: ({f: v[f] for f in ("content", "lstrip", "rstrip", "single_word", "normalized") if f in v}
+                    if isinstance(v, dict) else v) for k, v in specials.items()}
+    with open(os.path.join(dest, "special_tokens_map.json"), "w", encoding="utf-8") as f:
+        json.dump(specials, f, indent=2, ensure_ascii=False)
+    return cls
+
+
+def _verified(hf_dir, paddle_dir, dest, atol) -> dict:
+    """verify in the other direction: transformers loads what was written, PaddleNLP the source."""
+    from .verify import failures, format_report, verify
+
+    try:
+        with _VERIFY_LOCK:
+            report = verify(hf_dir, paddle_dir, atol=atol)
+    except ConversionError:
+        raise
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ConversionError(f"{dest}: verification could not run ({type(e).__name__}: {first}); nothing written") from e
+    report["text"] = format_report(report)
+    if not report["ok"]:
+        raise ConversionError(f"{dest}: verification failed ({', '.join(failures(report))}); nothing written", report["text"])
+    return report

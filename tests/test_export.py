@@ -1,0 +1,142 @@
+"""PaddleNLP -> Hugging Face: round trip bit for bit, fine-tuned Paddle models verified, pickles never run."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from conftest import HEADS, TINY, hf_class
+from paddle_roberta import ConversionError, convert, export
+from paddle_roberta.synthetic import build_checkpoint
+
+CASES = [(f, h) for f in ("bert", "roberta") for h in HEADS[f]]
+
+
+def config_for(family, head):
+    return dict(TINY[family], num_labels=2) if head == "ForQuestionAnswering" else TINY[family]
+
+
+@pytest.mark.parametrize("family,head", CASES)
+def test_round_trip_is_bit_identical(tmp_path, paddle_quiet, family, head):
+    import transformers
+
+    src, pd, back = tmp_path / "hf", tmp_path / "paddle", tmp_path / "back"
+    build_checkpoint(str(src), hf_class(family, head), config_for(family, head), seed=11)
+    convert(src, pd)
+    result = export(pd, back)  # verified against PaddleNLP by default
+    assert result["verify_report"]["ok"] and result["hf_class"] == hf_class(family, head)
+
+    original, exported = load_file(src / "model.safetensors"), load_file(back / "model.safetensors")
+    assert set(exported) == set(original), set(exported) ^ set(original)
+    for name, value in original.items():
+        np.testing.assert_array_equal(exported[name], value, err_msg=name)
+        assert exported[name].dtype == value.dtype
+    model, info = getattr(transformers, hf_class(family, head)).from_pretrained(str(back), output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == [], info
+    assert json.loads((back / "config.json").read_text())["architectures"] == [hf_class(family, head)]
+
+
+def _fine_tune(model, family, head, steps=3):
+    """A few SGD steps on the model's own outputs: weights that match no Hugging Face original."""
+    import paddle
+
+    from paddle_roberta import parity
+
+    cfg = model.config
+    inputs = parity.make_batch(family, head, cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id,
+                               num_choices=getattr(cfg, "num_choices", None) or 2)
+    feed = {k: paddle.to_tensor(v) for k, v in inputs.items()}
+    if head == "ForCausalLM":
+        feed["attention_mask"] = paddle.to_tensor(parity.causal_additive_mask(inputs["attention_mask"]))
+    paddle.seed(0)  # dropout masks
+    model.train()
+    # a fine-tuning-sized step (Adam-like 1e-3 moves): weights change everywhere, activations stay trained-sized
+    optimizer = paddle.optimizer.SGD(learning_rate=1e-2, parameters=model.parameters())
+    for _ in range(steps):
+        out = model(**feed, return_dict=True)
+        loss = sum(v.astype("float32").tanh().mean() for k, v in out.items() if isinstance(v, paddle.Tensor))
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+    model.eval()
+
+
+@pytest.mark.parametrize("family,head", CASES)
+def test_paddle_fine_tuned_model_exports_and_matches(tmp_path, paddle_quiet, family, head):
+    import paddlenlp.transformers as pt
+
+    src, pd, tuned, out = tmp_path / "hf", tmp_path / "paddle", tmp_path / "tuned", tmp_path / "out"
+    config = dict(config_for(family, head), vocab_size=700, max_position_embeddings=66)  # room for a real vocab
+    original = build_checkpoint(str(src), hf_class(family, head), config, seed=12,
+                                vocab="wordpiece" if family == "bert" else "bpe")
+    convert(src, pd)
+    paddle_class = json.loads((pd / "config.json").read_text())["architectures"][0]
+    model = getattr(pt, paddle_class).from_pretrained(str(pd))
+    _fine_tune(model, family, head)
+    model.save_pretrained(str(tuned))  # PaddleNLP's own format: model_state.pdparams, its config.json
+    pt.AutoTokenizer.from_pretrained(str(pd)).save_pretrained(str(tuned))
+    assert (tuned / "model_state.pdparams").exists()
+
+    try:
+        result = export(tuned, out)
+    except ConversionError as e:
+        raise AssertionError(f"{e}\n{e.details}") from None
+    report = result["verify_report"]
+    assert report["ok"] and report["tokenizer"] is not None, result
+    embedding = ("" if head == "Model" else f"{family}.") + "embeddings.word_embeddings.weight"
+    changed = load_file(out / "model.safetensors")[embedding]
+    assert not np.array_equal(changed, original.state_dict()[embedding].numpy()), "fine-tuning changed nothing"
+
+
+def test_tokenizer_files_load_in_transformers(tmp_path, paddle_quiet):
+    import transformers
+
+    for family, model_class in (("bert", "BertForMaskedLM"), ("roberta", "RobertaForMaskedLM")):
+        src, pd, back = tmp_path / f"{family}-hf", tmp_path / f"{family}-pd", tmp_path / f"{family}-back"
+        build_checkpoint(str(src), model_class, dict(TINY[family], vocab_size=700, max_position_embeddings=66),
+                         vocab="wordpiece" if family == "bert" else "bpe")
+        convert(src, pd)
+        export(pd, back)
+        a, b = transformers.AutoTokenizer.from_pretrained(str(src)), transformers.AutoTokenizer.from_pretrained(str(back))
+        for text in ["Paris is the <mask> of France.", "中国的首都是[MASK]京。", "a <s> b </s> [SEP] c"]:
+            assert a(text)["input_ids"] == b(text)["input_ids"], text
+
+
+def test_pdparams_payload_is_refused_and_never_runs(tmp_path, paddle_quiet):
+    src, pd = tmp_path / "hf", tmp_path / "paddle"
+    build_checkpoint(str(src), "BertModel", TINY["bert"])
+    convert(src, pd, format="pdparams")
+    sentinel = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {sentinel}",))
+
+    state = {"embeddings.word_embeddings.weight": Payload()}
+    (pd / "model_state.pdparams").write_bytes(pickle.dumps(state))
+    with pytest.raises(ConversionError, match="only numpy arrays are read") as err:
+        export(pd, tmp_path / "back")
+    assert "\n" not in str(err.value) and "system" in str(err.value)
+    assert not sentinel.exists() and not (tmp_path / "back").exists()
+
+
+def test_export_refusals(tmp_path, paddle_quiet):
+    src, pd = tmp_path / "hf", tmp_path / "paddle"
+    build_checkpoint(str(src), "BertModel", TINY["bert"])
+    convert(src, pd)
+    with pytest.raises(ConversionError, match="a Hugging Face directory, not a PaddleNLP one"):
+        export(src, tmp_path / "x")  # a Hugging Face directory is not a PaddleNLP one
+    with pytest.raises(ConversionError, match="inside the source"):
+        export(pd, pd / "inside")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "f").write_text("mine")
+    with pytest.raises(ConversionError, match="already exists"):
+        export(pd, tmp_path / "taken")
+    cfg = json.loads((pd / "config.json").read_text())
+    (pd / "config.json").write_text(json.dumps(dict(cfg, architectures=["ErnieModel"])))
+    with pytest.raises(ConversionError, match="ErnieModel has no transformers counterpart"):
+        export(pd, tmp_path / "y")
+    assert (tmp_path / "taken" / "f").read_text() == "mine" and not (tmp_path / "y").exists()
