@@ -130,8 +130,10 @@ def _verify(args) -> int:
     src = resolve(args.src).path  # a directory or a hub id, as for convert
     if not os.path.isfile(os.path.join(args.out, "config.json")):
         raise ConversionError(f"{args.out}: not a converted model directory (no config.json)")
-    if not written_by_us(args.out) and "paddle_roberta" not in read_config(os.path.join(args.out, "config.json")):
-        raise ConversionError(f"{args.out}: not a directory paddle-roberta converted (no {MARKER}); give SRC and its conversion")
+    out_config = read_config(os.path.join(args.out, "config.json"))
+    if "transformers_version" in out_config and not written_by_us(args.out):  # SRC twice, or the two swapped
+        raise ConversionError(f"{args.out}: a Hugging Face directory, not a PaddleNLP one (no {MARKER}); "
+                              "give the Hugging Face directory first, then the PaddleNLP one")
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
     try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ConversionError
 from .model_card import write_model_card
-from .output_dir import check_output, write_marker, written_by_us
+from .output_dir import check_output, make_temp_dir, temp_name, write_marker, written_by_us
 from .paddle_config import paddle_config
 from .plan import Plan, make_plan
 from .source import resolve
@@ -77,13 +77,9 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         check_tokenizer_files(source.path, plan.dims["V"])
         if not_verified:
             plan.notes.append(f"not verified: {not_verified}")
-        parent = os.path.dirname(out)
+        tmp = temp_name(out)
         try:
-            os.makedirs(parent, exist_ok=True)
-            tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
-        except OSError as e:
-            raise ConversionError(f"{out}: cannot write here ({e.strerror})") from None
-        try:
+            make_temp_dir(tmp, out)
             weights_name, writer_cls = WRITERS[format]
             say(f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, {dtype})")
             _write_weights(ckpt, plan, writer_cls, os.path.join(tmp, weights_name), FLOAT_DTYPES[dtype], progress)
@@ -98,7 +94,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             given = os.fspath(src)
             write_marker(tmp, given, plan.paddle_class)
             write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype)
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a finished OUT gets the usual mode
+            os.chmod(tmp, 0o777 & ~_umask())  # made 0700 while incomplete; a finished OUT gets the usual mode
             _move_into_place(tmp, out, overwrite)
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)

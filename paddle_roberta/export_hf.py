@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from . import mapping
 from .check import hf_class_for
 from .convert import _VERIFY_LOCK, _move_into_place, _umask, libraries_for_verify, transpose
 from .errors import ConversionError
-from .output_dir import check_output, write_marker
+from .output_dir import check_output, make_temp_dir, temp_name, write_marker
 from .pdparams import read_pdparams
 from .plan import num_labels, table_rows
 from .source import read_config, read_json_object
@@ -85,13 +84,9 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
         raise ConversionError(f"{weights_path}: tensor {unexpected[0]} has no place in transformers' {hf_class_for(spec.paddle_class)}")
 
     hf_class = hf_class_for(spec.paddle_class)
-    parent = os.path.dirname(dest)
+    tmp = temp_name(dest)
     try:
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest)}.tmp-", dir=parent)
-    except OSError as e:
-        raise ConversionError(f"{dest}: cannot write here ({e.strerror})") from None
-    try:
+        make_temp_dir(tmp, dest)
         names = sorted(tensors)
         writer = SafetensorsWriter(os.path.join(tmp, "model.safetensors"),
                                    [(n, tensors[n].dtype, tensors[n].shape) for n in names], {"format": "pt"})

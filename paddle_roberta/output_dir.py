@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 
 from . import __version__
 from .errors import ConversionError
@@ -34,6 +35,21 @@ def check_output(out: str, source_path: str, overwrite: bool) -> None:
         raise ConversionError(f"{out}: is not a directory paddle-roberta wrote; --overwrite replaces only those")
     if os.listdir(out) and not written_by_us(out):
         raise ConversionError(f"{out}: is not a directory paddle-roberta wrote (no {MARKER}); --overwrite replaces only those")
+
+
+def temp_name(out: str) -> str:
+    """The hidden sibling a result is built in. Named before it exists, so that the caller's cleanup
+    (``except BaseException: rmtree``) can be entered before the directory is made: a signal between
+    making it and entering the cleanup would otherwise leave it behind (mkdtemp returns too late)."""
+    return os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.tmp-{secrets.token_hex(6)}")
+
+
+def make_temp_dir(tmp: str, out: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(tmp), exist_ok=True)
+        os.mkdir(tmp, 0o700)
+    except OSError as e:
+        raise ConversionError(f"{out}: cannot write here ({e.strerror})") from None
 
 
 def written_by_us(path: str) -> bool:

@@ -75,7 +75,7 @@ def test_sigterm_leaves_nothing_behind(tmp_path):
 
 
 def test_verify_errors_are_one_line(roberta, tmp_path):
-    one_line_error(run("verify", roberta / "hf", roberta / "hf"), "not a directory paddle-roberta converted")
+    one_line_error(run("verify", roberta / "hf", roberta / "hf"), "a Hugging Face directory, not a PaddleNLP one")
     t = time.time()
     one_line_error(run("verify", roberta / "hf", roberta / "out", "--json", tmp_path / "missing" / "x.json"),
                    "missing/x.json", "does not exist")
@@ -131,3 +131,28 @@ def test_quiet_libraries_and_sharded_sources(tmp_path):
     r = run("convert", tmp_path / "hf", tmp_path / "out")
     assert r.returncode == 0 and "PASS" in r.stdout, r.stderr
     assert "Loading checkpoint shards" not in r.stdout + r.stderr
+
+
+def test_stage_lines_on_a_terminal(roberta, tmp_path):
+    """On a terminal, a line per stage while it works; piped (the other tests), only the summary."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(CLI + ["convert", str(roberta / "hf"), str(tmp_path / "out")], stdout=subprocess.PIPE,
+                            stderr=slave, text=True)
+    os.close(slave)
+    proc.wait(timeout=300)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    text = seen.decode("utf-8", "replace")
+    assert proc.returncode == 0
+    for stage in ("paddle-roberta: reading", "paddle-roberta: converting", "paddle-roberta: verifying"):
+        assert stage in text, text
