@@ -40,10 +40,11 @@ def convert(src, out, **options) -> str:
     Options: format ("safetensors" | "pdparams"), dtype ("float32" | "float16" | "bfloat16"),
     num_choices, overwrite, family ("bert" | "roberta"), head (a class the tensors hold, e.g.
     "BertForPreTraining", instead of the one config.json names), progress (a line per stage and a
-    bar while converting, on stderr: the command line turns it on when stderr is a terminal), verify (run ``verify`` on the
-    result before it is moved into place: None, the default, whenever torch, transformers and
-    paddlenlp are installed and the output is float32, with a note in the plan when it cannot;
-    True to insist; False to skip, as ``--no-verify`` does).
+    bar while converting, on stderr: the command line turns it on when stderr is a terminal),
+    verify (run ``verify`` on the result before it is moved into place: None, the default, whenever
+    torch, transformers and paddlenlp are installed, with a note in the plan when they are not;
+    True to insist; False to skip, as ``--no-verify`` does; half-precision outputs are compared
+    as float32 on the rounded weights).
     Returns the output path. Raises ``ConversionError`` (one line naming the file or tensor)
     on bad input or a failed verification; on any failure nothing is left at ``out``.
     """
@@ -90,7 +91,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
             if verify:
                 say("verifying against the torch original (transformers vs PaddleNLP)")
-            report = _verified(source.path, tmp, out, atol) if verify else None
+            report = verified(source.path, tmp, out, atol) if verify else None
             given = os.fspath(src)
             write_marker(tmp, given, plan.paddle_class)
             write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype)
@@ -117,13 +118,14 @@ def _stage_printer(progress: bool):
     return say
 
 
-def _verified(src: str, tmp: str, out: str, atol: float) -> dict:
-    """The verify report of the finished temporary directory, its text under "text"; raises if it failed."""
+def verified(hf_dir: str, paddle_dir: str, out: str, atol: float) -> dict:
+    """``verify`` of a finished temporary directory (the PaddleNLP one here, the Hugging Face one for
+    ``export``), its text under "text"; raises naming ``out`` if it failed or could not run."""
     from .verify import failures, format_report, verify
 
     try:
         with _VERIFY_LOCK:
-            report = verify(src, tmp, atol=atol)
+            report = verify(hf_dir, paddle_dir, atol=atol)
     except ConversionError:
         raise
     except Exception as e:  # the source loads for conversion but not in transformers / PaddleNLP

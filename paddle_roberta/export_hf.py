@@ -18,7 +18,7 @@ import numpy as np
 
 from . import mapping
 from .check import hf_class_for
-from .convert import _VERIFY_LOCK, _move_into_place, _umask, libraries_for_verify, transpose
+from .convert import _move_into_place, _umask, transpose, verified, verify_policy
 from .errors import ConversionError
 from .output_dir import check_output, make_temp_dir, temp_name, write_marker
 from .pdparams import read_pdparams
@@ -37,10 +37,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
     failed verification, leaving nothing at ``dest``."""
     if to != "huggingface":
         raise ConversionError(f"export --to {to!r}: only huggingface is supported")
-    if verify is None:
-        verify = libraries_for_verify()
-    elif verify and not libraries_for_verify():
-        raise ConversionError("cannot verify: torch, transformers or paddlenlp is not installed (pass verify=False)")
+    verify, _ = verify_policy(verify)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
     if not os.path.isdir(src):
@@ -98,7 +95,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
         tokenizer = write_hf_tokenizer(src, tmp, fam.name)
         report = None
         if verify:
-            report = _verified(tmp, src, dest, atol)
+            report = verified(tmp, src, dest, atol)  # the other direction: transformers loads what was written
         write_marker(tmp, src, hf_class)
         os.chmod(tmp, 0o777 & ~_umask())
         _move_into_place(tmp, dest, overwrite)
@@ -196,21 +193,3 @@ def write_hf_tokenizer(src, dest, family) -> str | None:
     with open(os.path.join(dest, "special_tokens_map.json"), "w", encoding="utf-8") as f:
         json.dump(specials, f, indent=2, ensure_ascii=False)
     return cls
-
-
-def _verified(hf_dir, paddle_dir, dest, atol) -> dict:
-    """verify in the other direction: transformers loads what was written, PaddleNLP the source."""
-    from .verify import failures, format_report, verify
-
-    try:
-        with _VERIFY_LOCK:
-            report = verify(hf_dir, paddle_dir, atol=atol)
-    except ConversionError:
-        raise
-    except Exception as e:
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise ConversionError(f"{dest}: verification could not run ({type(e).__name__}: {first}); nothing written") from e
-    report["text"] = format_report(report)
-    if not report["ok"]:
-        raise ConversionError(f"{dest}: verification failed ({', '.join(failures(report))}); nothing written", report["text"])
-    return report
