@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -14,7 +12,7 @@ import numpy as np
 
 from .errors import ConversionError
 from .model_card import write_model_card
-from .output_dir import check_output, make_temp_dir, temp_name, write_marker, written_by_us
+from .output_dir import building, check_output, write_marker
 from .paddle_config import paddle_config
 from .plan import Plan, make_plan
 from .source import resolve
@@ -78,9 +76,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         check_tokenizer_files(source.path, plan.dims["V"])
         if not_verified:
             plan.notes.append(f"not verified: {not_verified}")
-        tmp = temp_name(out)
-        try:
-            make_temp_dir(tmp, out)
+        with building(out, overwrite) as tmp:
             weights_name, writer_cls = WRITERS[format]
             say(f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, {dtype})")
             _write_weights(ckpt, plan, writer_cls, os.path.join(tmp, weights_name), FLOAT_DTYPES[dtype], progress)
@@ -95,14 +91,6 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             given = os.fspath(src)
             write_marker(tmp, given, plan.paddle_class)
             write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype)
-            os.chmod(tmp, 0o777 & ~_umask())  # made 0700 while incomplete; a finished OUT gets the usual mode
-            _move_into_place(tmp, out, overwrite)
-        except OSError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ConversionError(f"{e.filename or out}: {e.strerror or e}") from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return Result(out, plan, os.path.join(out, weights_name), report)
 
 
@@ -200,27 +188,3 @@ def transpose(a: np.ndarray, block: int = 128) -> np.ndarray:
         for j in range(0, cols, block):
             out[j : j + block, i : i + block] = a[i : i + block, j : j + block].T
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _move_into_place(tmp: str, out: str, overwrite: bool):
-    if not os.path.exists(out):
-        try:
-            os.rename(tmp, out)
-            return
-        except OSError:
-            if not os.path.exists(out):
-                raise
-    if not overwrite:
-        raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
-    if os.path.islink(out) or not os.path.isdir(out) or (os.listdir(out) and not written_by_us(out)):
-        raise ConversionError(f"{out}: appeared while converting and is not a directory paddle-roberta wrote")
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=os.path.dirname(out))
-    os.rename(out, os.path.join(old, "out"))
-    os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)

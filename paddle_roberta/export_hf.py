@@ -18,9 +18,9 @@ import numpy as np
 
 from . import mapping
 from .check import hf_class_for
-from .convert import _move_into_place, _umask, transpose, verified, verify_policy
+from .convert import transpose, verified, verify_policy
 from .errors import ConversionError
-from .output_dir import check_output, make_temp_dir, temp_name, write_marker
+from .output_dir import building, check_output, write_marker
 from .pdparams import read_pdparams
 from .plan import num_labels, table_rows
 from .source import read_config, read_json_object
@@ -81,9 +81,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
         raise ConversionError(f"{weights_path}: tensor {unexpected[0]} has no place in transformers' {hf_class_for(spec.paddle_class)}")
 
     hf_class = hf_class_for(spec.paddle_class)
-    tmp = temp_name(dest)
-    try:
-        make_temp_dir(tmp, dest)
+    with building(dest, overwrite) as tmp:
         names = sorted(tensors)
         writer = SafetensorsWriter(os.path.join(tmp, "model.safetensors"),
                                    [(n, tensors[n].dtype, tensors[n].shape) for n in names], {"format": "pt"})
@@ -97,14 +95,6 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
         if verify:
             report = verified(tmp, src, dest, atol)  # the other direction: transformers loads what was written
         write_marker(tmp, src, hf_class)
-        os.chmod(tmp, 0o777 & ~_umask())
-        _move_into_place(tmp, dest, overwrite)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ConversionError(f"{e.filename or dest}: {e.strerror or e}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"path": dest, "hf_class": hf_class, "tensors": len(tensors), "dropped": dropped, "tokenizer": tokenizer,
             "verify_report": report}
 

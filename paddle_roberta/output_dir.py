@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import tempfile
+from contextlib import contextmanager
 
 from . import __version__
 from .errors import ConversionError
@@ -37,19 +40,53 @@ def check_output(out: str, source_path: str, overwrite: bool) -> None:
         raise ConversionError(f"{out}: is not a directory paddle-roberta wrote (no {MARKER}); --overwrite replaces only those")
 
 
-def temp_name(out: str) -> str:
-    """The hidden sibling a result is built in. Named before it exists, so that the caller's cleanup
-    (``except BaseException: rmtree``) can be entered before the directory is made: a signal between
-    making it and entering the cleanup would otherwise leave it behind (mkdtemp returns too late)."""
-    return os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.tmp-{secrets.token_hex(6)}")
+@contextmanager
+def building(out: str, overwrite: bool):
+    """Yields a fresh hidden directory beside ``out`` to build the result in. On normal exit it gets
+    the usual mode (umask) and is renamed into place; on any exception, a signal included, it is removed.
 
-
-def make_temp_dir(tmp: str, out: str) -> None:
+    The name is chosen before the directory is made, inside the cleanup: a signal between making it
+    and entering the cleanup would otherwise leave it behind (``mkdtemp`` returns too late)."""
+    tmp = os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.tmp-{secrets.token_hex(6)}")
     try:
-        os.makedirs(os.path.dirname(tmp), exist_ok=True)
-        os.mkdir(tmp, 0o700)
+        try:
+            os.makedirs(os.path.dirname(tmp), exist_ok=True)
+            os.mkdir(tmp, 0o700)  # private while incomplete
+        except OSError as e:
+            raise ConversionError(f"{out}: cannot write here ({e.strerror})") from None
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        _move_into_place(tmp, out, overwrite)
     except OSError as e:
-        raise ConversionError(f"{out}: cannot write here ({e.strerror})") from None
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ConversionError(f"{e.filename or out}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _move_into_place(tmp: str, out: str, overwrite: bool):
+    if not os.path.exists(out):
+        try:
+            os.rename(tmp, out)
+            return
+        except OSError:
+            if not os.path.exists(out):
+                raise
+    if not overwrite:
+        raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
+    if os.path.islink(out) or not os.path.isdir(out) or (os.listdir(out) and not written_by_us(out)):
+        raise ConversionError(f"{out}: appeared while converting and is not a directory paddle-roberta wrote")
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=os.path.dirname(out))
+    os.rename(out, os.path.join(old, "out"))
+    os.rename(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def written_by_us(path: str) -> bool:
