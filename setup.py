@@ -3,15 +3,17 @@ from setuptools import find_packages, setup
 setup(
     name="paddle-roberta",
     version="0.1.0",
-    description="Convert Hugging Face PyTorch BERT/RoBERTa checkpoints into PaddleNLP model directories, with parity checks",
+    description="Convert Hugging Face PyTorch BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP model directories, with parity checks",
     packages=find_packages(include=["paddle_roberta", "paddle_roberta.*"]),
     python_requires=">=3.10",
     # Conversion needs only these; torch reads pytorch_model.bin, paddle/paddlenlp load the result.
-    install_requires=["numpy", "safetensors", "ml_dtypes", "tqdm", "tokenizers"],
+    # sentencepiece checks XLM-RoBERTa's sentencepiece.bpe.model before it is copied.
+    install_requires=["numpy", "safetensors", "ml_dtypes", "tqdm", "tokenizers", "sentencepiece"],
     extras_require={
         "torch": ["torch"],
-        "parity": ["torch", "transformers", "paddlepaddle", "paddlenlp"],
-        "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "pytest", "hypothesis"],
+        # protobuf: transformers' XLMRobertaTokenizerFast builds itself from the SentencePiece model with it
+        "parity": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf"],
+        "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis"],
     },
     entry_points={"console_scripts": ["paddle-roberta=paddle_roberta.cli:main"]},
 )

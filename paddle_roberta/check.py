@@ -11,6 +11,7 @@ import json
 import os
 
 from . import parity
+from .mapping import FAMILIES
 
 PADDLE_TO_HF_HEAD = {"ForPretraining": "ForPreTraining"}
 
@@ -24,7 +25,10 @@ def hf_class_for(paddle_class: str) -> str:
 
 def head_of(paddle_class: str) -> str:
     hf = hf_class_for(paddle_class)
-    return hf[len("Roberta"):] if hf.startswith("Roberta") else hf[len("Bert"):]
+    for fam in FAMILIES.values():
+        if hf.startswith(fam.class_prefix) and hf[len(fam.class_prefix):] in fam.heads:
+            return hf[len(fam.class_prefix):]
+    raise ValueError(f"{paddle_class} is not a class of {', '.join(FAMILIES)}")
 
 
 def load_paddle(out: str, auto: bool = False, dtype: str | None = None):
@@ -51,7 +55,7 @@ def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:
     inputs = parity.make_batch(family, head, cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id,
                                seed=seed, num_choices=getattr(cfg, "num_choices", None) or 2)
     torch_out = parity.run_torch(torch_model, inputs)
-    paddle_out = parity.run_paddle(paddle_model, inputs, causal=head == "ForCausalLM")
+    paddle_out = parity.run_paddle(paddle_model, inputs, causal=parity.needs_causal_mask(family, head))
     diffs = parity.compare(head, torch_out, paddle_out, inputs["attention_mask"])
 
     # AutoModel builds the bare model: compare its hidden states with the original's (multiple
@@ -59,7 +63,7 @@ def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:
     auto_model, _ = load_paddle(out, auto=True)
     flat = {k: v.reshape(-1, v.shape[-1]) for k, v in inputs.items()}
     real = flat["attention_mask"].astype(bool)
-    if head == "ForCausalLM":
+    if parity.needs_causal_mask(family, head):
         flat["attention_mask"] = parity.causal_additive_mask(flat["attention_mask"])
     auto_out = parity.run_paddle(auto_model, flat)
     auto_diffs = [parity.diff(f"AutoModel hidden_states[{i}]", a, b, real)

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["safetensors", "pdparams"], default="safetensors")
     c.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
     c.add_argument("--num-choices", type=int, default=2, help="choices per example for *ForMultipleChoice (default 2)")
-    c.add_argument("--family", choices=["bert", "roberta"], help="override family detection")
+    c.add_argument("--family", choices=["bert", "roberta", "xlm-roberta"], help="override family detection")
     c.add_argument("--head", metavar="CLASS", help="convert to this head (e.g. BertForPreTraining) instead of the one "
                    "config.json names, when the checkpoint holds its tensors")
     c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
@@ -180,7 +180,7 @@ def _list(as_json: bool) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for s in SEEDS.values():
         c = s.config
-        family = "bert (CLUE, config says roberta)" if s.name.startswith("clue/") else "roberta"
+        family = "bert (CLUE, config says roberta)" if s.name.startswith("clue/") else c["model_type"]
         print(f"| {s.name} | {family} | {s.paddle_class} | {c['num_hidden_layers']} | {c['hidden_size']} | "
               f"{c['num_attention_heads']} | {c['vocab_size']} | {s.params} | {s.file_size} |")
     return 0

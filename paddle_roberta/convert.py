@@ -21,7 +21,8 @@ from .tokenizer_checks import check_tokenizer_files
 from .tokenizer_files import write_tokenizer
 from .writers import WRITERS
 
-TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "tokenizer.json", "tokenizer_config.json",
+                   "special_tokens_map.json")
 
 
 @dataclass
@@ -36,7 +37,7 @@ def convert(src, out, **options) -> str:
     """Convert the Hugging Face model directory ``src`` into a PaddleNLP directory ``out``.
 
     Options: format ("safetensors" | "pdparams"), dtype ("float32" | "float16" | "bfloat16"),
-    num_choices, overwrite, family ("bert" | "roberta"), head (a class the tensors hold, e.g.
+    num_choices, overwrite, family ("bert" | "roberta" | "xlm-roberta"), head (a class the tensors hold, e.g.
     "BertForPreTraining", instead of the one config.json names), progress (a line per stage and a
     bar while converting, on stderr: the command line turns it on when stderr is a terminal),
     verify (run ``verify`` on the result before it is moved into place: None, the default, whenever
@@ -83,7 +84,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
             config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path))
             with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(config, f, indent=2, ensure_ascii=False)
-            positions = plan.dims["P"] - (config["pad_token_id"] + 1 if plan.family.name == "roberta" else 0)
+            positions = plan.family.positions(plan.dims["P"], config["pad_token_id"])
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
             if verify:
                 say("verifying against the torch original (transformers vs PaddleNLP)")

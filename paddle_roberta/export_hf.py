@@ -1,6 +1,6 @@
 """PaddleNLP directory -> Hugging Face PyTorch directory: the way back, from the same tables.
 
-Reads a PaddleNLP Bert*/Roberta* directory (one this tool converted, or one PaddleNLP's
+Reads a PaddleNLP Bert*/Roberta*/XLMRoberta* directory (one this tool converted, or one PaddleNLP's
 ``save_pretrained`` wrote: ``model_state.pdparams`` or ``model.safetensors``, PaddleNLP's config.json),
 maps every tensor back through ``plan.table_rows`` — the rows ``convert`` uses, read right to left —
 and writes ``model.safetensors`` in transformers' layout, a transformers config.json and the
@@ -24,6 +24,7 @@ from .output_dir import building, check_output, write_marker
 from .pdparams import read_pdparams
 from .plan import num_labels, table_rows
 from .source import read_config, read_json_object
+from .tokenizer_files import SENTENCEPIECE
 from .writers import SafetensorsWriter
 
 # PaddleNLP config keys carried into transformers' config.json as they are.
@@ -53,7 +54,11 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
     if not isinstance(layers, int) or layers < 1:
         raise ConversionError(f"{config_path}: num_hidden_layers must be a positive integer, found {layers!r}")
     rows, pooler_rows = table_rows(fam, head, layers, prefix, prefix)
-    if any(".LayerNorm." in name for name in state):
+    # transformers' names in a family whose PaddleNLP names differ, or a config transformers wrote
+    # (XLM-RoBERTa's names are the same on both sides: only the config tells)
+    renamed = any(hf != pd for hf, pd, *_ in fam.embeddings)
+    hf_written = "transformers_version" in config and not ({"paddlenlp_version", "paddle_roberta"} & set(config))
+    if hf_written or (renamed and any(".LayerNorm." in name for name in state)):
         raise ConversionError(f"{weights_path}: transformers' tensor names (LayerNorm): a Hugging Face directory, "
                               "not a PaddleNLP one; export reads what convert or PaddleNLP's save_pretrained wrote")
     tensors, used = {}, set()
@@ -170,6 +175,8 @@ def write_hf_tokenizer(src, dest, family) -> str | None:
         names, cls = ["vocab.txt", "tokenizer.json"], "BertTokenizer"
     elif os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
         names, cls = ["vocab.json", "merges.txt", "tokenizer.json"], "RobertaTokenizer"
+    elif os.path.isfile(os.path.join(src, SENTENCEPIECE)):
+        names, cls = [SENTENCEPIECE], "XLMRobertaTokenizer"
     else:
         return None
     for name in names:

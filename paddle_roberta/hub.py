@@ -12,7 +12,8 @@ import re
 from .errors import ConversionError
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-COMMON = ["config.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+COMMON = ["config.json", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "tokenizer.json",
+          "tokenizer_config.json", "special_tokens_map.json"]
 FORMATS = (["model.safetensors", "model.safetensors.index.json", "model-*.safetensors"],
            ["pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*.bin"])
 

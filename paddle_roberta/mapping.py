@@ -14,7 +14,9 @@ Each row reads ``(HF name, PaddleNLP name, layout, HF shape)``:
 Check the PaddleNLP side against ``paddlenlp/transformers/{bert,roberta}/modeling.py``:
 BertEmbeddings / RobertaEmbeddings, ``nn.TransformerEncoderLayer`` (self_attn, linear1,
 linear2, norm1, norm2), BertPooler, BertLMPredictionHead, RobertaLMHead,
-RobertaClassificationHead.
+RobertaClassificationHead; and ``paddlenlp/transformers/xlm_roberta/modeling.py``, a port of
+transformers' module tree (XLMRobertaEmbeddings, XLMRobertaLayer, XLMRobertaLMHead, ...) whose
+names are transformers' own: only the layout column differs there.
 """
 
 from __future__ import annotations
@@ -57,7 +59,12 @@ POOLER = (
     ("pooler.dense.bias", "pooler.dense.bias", KEEP, ("H",)),
 )
 
-# Heads: names are absolute (no base prefix). A PaddleNLP name may take its value from several
+# XLM-RoBERTa: PaddleNLP's xlm_roberta module tree keeps transformers' names (LayerNorm, encoder.layer,
+# attention.self.query, ...); Linear weights are still stored [in, out], so the layout column still matters.
+XLM_EMBEDDINGS = tuple((h, h, lay, shp) for h, _, lay, shp in EMBEDDINGS)
+XLM_ENCODER_LAYER = tuple((h, h, lay, shp) for h, _, lay, shp in ENCODER_LAYER)
+
+# Heads: names are absolute (no base prefix) except ``{base}``, the base model's prefix on each side. A PaddleNLP name may take its value from several
 # HF names that a checkpoint ties together (MLM decoder = word embeddings, decoder bias = head
 # bias): ``plan.py`` uses the first one present and refuses the checkpoint unless every other
 # one present is exactly equal, because the PaddleNLP class ties them too.
@@ -96,6 +103,21 @@ ROBERTA_LM = (
     (("lm_head.bias", "lm_head.decoder.bias"), "lm_head.bias", KEEP, ("V",)),
     (("lm_head.bias", "lm_head.decoder.bias"), "lm_head.decoder.bias", KEEP, ("V",)),
     ((WORD_EMBEDDINGS, "lm_head.decoder.weight"), "lm_head.decoder.weight", KEEP, ("V", "H")),
+)
+# XLMRobertaLMHead ties its decoder to the word embeddings by reference (no decoder parameter of its
+# own), so a checkpoint's lm_head.decoder.weight is not written: it must equal the word embeddings,
+# which is what this row says (a second row for the same PaddleNLP tensor adds sources, see plan.py).
+XLM_LM = (
+    ("lm_head.dense.weight", "lm_head.dense.weight", T, ("H", "H")),
+    ("lm_head.dense.bias", "lm_head.dense.bias", KEEP, ("H",)),
+    ("lm_head.layer_norm.weight", "lm_head.layer_norm.weight", KEEP, ("H",)),
+    ("lm_head.layer_norm.bias", "lm_head.layer_norm.bias", KEEP, ("H",)),
+    (("lm_head.bias", "lm_head.decoder.bias"), "lm_head.bias", KEEP, ("V",)),
+    ((WORD_EMBEDDINGS, "lm_head.decoder.weight"), WORD_EMBEDDINGS, KEEP, ("V", "H")),
+)
+XLM_SPAN_LOGITS = (  # PaddleNLP's XLMRobertaForQuestionAnswering keeps the name qa_outputs
+    ("qa_outputs.weight", "qa_outputs.weight", T, (2, "H")),
+    ("qa_outputs.bias", "qa_outputs.bias", KEEP, (2,)),
 )
 ROBERTA_CLASSIFICATION_HEAD = (
     ("classifier.dense.weight", "classifier.dense.weight", T, ("H", "H")),
@@ -141,9 +163,23 @@ class Head:
 
 @dataclass(frozen=True)
 class Family:
-    name: str  # PaddleNLP model_type
+    name: str  # model_type, the same in transformers and PaddleNLP
+    class_prefix: str  # "Bert" in BertForMaskedLM: the same on both sides
     base_prefix: str  # PaddleNLP base_model_prefix
     heads: dict = field(default_factory=dict)  # HF architecture suffix -> Head
+    embeddings: tuple = EMBEDDINGS
+    encoder_layer: tuple = ENCODER_LAYER
+    pooler: tuple = POOLER
+    # Position ids start at pad_token_id + 1 (fairseq's convention): the model takes P - pad - 1 tokens.
+    positions_after_pad: bool = False
+    token_types: bool = False  # tokenizers make token_type_ids (two segments)
+    # Does the PaddleNLP model build the causal mask of a *ForCausalLM itself (from is_decoder)?
+    # PaddleNLP's RobertaForCausalLM does not: the caller passes it.
+    builds_causal_mask: bool = False
+
+    def positions(self, max_positions: int, pad_token_id: int) -> int:
+        """How many tokens one sequence can have."""
+        return max_positions - (pad_token_id + 1 if self.positions_after_pad else 0)
 
     def paddle_class(self, head: str) -> str:
         return self.heads[head].paddle_class
@@ -151,7 +187,9 @@ class Family:
 
 BERT = Family(
     name="bert",
+    class_prefix="Bert",
     base_prefix="bert",
+    token_types=True,
     heads={
         "Model": Head("BertModel", hf_pooler=True),
         "ForMaskedLM": Head("BertForMaskedLM", BERT_MLM),
@@ -165,7 +203,9 @@ BERT = Family(
 
 ROBERTA = Family(
     name="roberta",
+    class_prefix="Roberta",
     base_prefix="roberta",
+    positions_after_pad=True,
     heads={
         "Model": Head("RobertaModel", hf_pooler=True),
         "ForMaskedLM": Head("RobertaForMaskedLM", ROBERTA_LM, paddle_pooler=False),
@@ -179,7 +219,28 @@ ROBERTA = Family(
     },
 )
 
-FAMILIES = {f.name: f for f in (BERT, ROBERTA)}
+XLM_ROBERTA = Family(
+    name="xlm-roberta",
+    class_prefix="XLMRoberta",
+    base_prefix="roberta",
+    embeddings=XLM_EMBEDDINGS,
+    encoder_layer=XLM_ENCODER_LAYER,
+    positions_after_pad=True,
+    builds_causal_mask=True,
+    heads={
+        "Model": Head("XLMRobertaModel", hf_pooler=True),
+        "ForMaskedLM": Head("XLMRobertaForMaskedLM", XLM_LM, paddle_pooler=False),
+        "ForCausalLM": Head("XLMRobertaForCausalLM", XLM_LM, paddle_pooler=False),
+        "ForSequenceClassification": Head(
+            "XLMRobertaForSequenceClassification", ROBERTA_CLASSIFICATION_HEAD, paddle_pooler=False
+        ),
+        "ForTokenClassification": Head("XLMRobertaForTokenClassification", BERT_CLASSIFIER, paddle_pooler=False),
+        "ForQuestionAnswering": Head("XLMRobertaForQuestionAnswering", XLM_SPAN_LOGITS, paddle_pooler=False),
+        "ForMultipleChoice": Head("XLMRobertaForMultipleChoice", ONE_CHOICE_SCORE, hf_pooler=True),
+    },
+)
+
+FAMILIES = {f.name: f for f in (BERT, ROBERTA, XLM_ROBERTA)}
 
 # HF architectures that neither PaddleNLP class family can express; named so the error says why.
 NO_PADDLE_CLASS = {

@@ -46,6 +46,10 @@ def paddle_config(hf_config: dict, plan: Plan, dtype: str, num_choices: int, sou
     config.setdefault("hidden_act", "gelu")
     if plan.family.name == "bert":
         config["pool_act"] = "tanh"
+    if plan.head == "ForCausalLM" and plan.family.builds_causal_mask:
+        config["is_decoder"] = True  # XLMRobertaModel masks future tokens from this, as transformers does
+    if plan.head == "ForQuestionAnswering":
+        config["num_labels"] = 2  # start and end logits (PaddleNLP's XLM-R QA head is sized by num_labels)
     if plan.head == "ForMultipleChoice":
         config["num_choices"] = num_choices  # PaddleNLP's BertForMultipleChoice reshapes by it
     config["paddle_roberta"] = {"source": source, "source_architectures": hf_config.get("architectures")}

@@ -2,7 +2,7 @@
 
 Needs torch, transformers, paddlepaddle and paddlenlp; conversion itself needs none of them.
 "Same inputs": eval mode, float32, a right-padded batch with an explicit attention_mask, and
-token_type_ids with both types for BERT (RoBERTa has one type). Every hidden state, the pooler
+token_type_ids with both types for BERT (RoBERTa and XLM-RoBERTa have one type). Every hidden state, the pooler
 where both sides have one, and every head output are compared as max abs and max relative diff.
 
 Where it is judged: per-token outputs (hidden states, MLM/LM/token logits, span logits) at the real
@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .mapping import FAMILIES
 
 # HF output field -> PaddleNLP output field, per head (hidden states are compared for all).
 HEAD_OUTPUTS = {
@@ -62,8 +64,9 @@ class Diff:
 
 def make_batch(family: str, head: str, vocab_size: int, max_positions: int, pad_id: int, seed=0, batch=3, seq=11, num_choices=2):
     """A right-padded batch: ids, attention_mask and (BERT) token_type_ids with both types."""
+    fam = FAMILIES[family]
     rng = np.random.default_rng(seed)
-    seq = min(seq, max_positions - (pad_id + 1 if family == "roberta" else 0))
+    seq = min(seq, fam.positions(max_positions, pad_id))
     lengths = np.linspace(seq, max(2, seq // 3), batch).astype(int)
     choices = num_choices if head == "ForMultipleChoice" else 1
     ids = np.full((batch * choices, seq), pad_id, dtype=np.int64)
@@ -75,10 +78,10 @@ def make_batch(family: str, head: str, vocab_size: int, max_positions: int, pad_
         ids[row, :n] = rng.integers(low, vocab_size, n)
         ids[row, :n][ids[row, :n] == pad_id] = (pad_id + 1) % vocab_size
         mask[row, :n] = 1
-        if family == "bert":
+        if fam.token_types:
             types[row, n // 2 : n] = 1  # second segment
     inputs = {"input_ids": ids, "attention_mask": mask}
-    if family == "bert":
+    if fam.token_types:
         inputs["token_type_ids"] = types
     if choices > 1:
         inputs = {k: v.reshape(batch, choices, seq) for k, v in inputs.items()}
@@ -101,11 +104,16 @@ def run_paddle(model, inputs: dict, causal=False) -> dict:
     feed = {k: paddle.to_tensor(v) for k, v in inputs.items()}
     if causal:
         # PaddleNLP's RobertaForCausalLM applies no causal mask of its own (transformers does when
-        # is_decoder): give it the additive [batch, 1, seq, seq] mask transformers builds.
+        # is_decoder): give it the additive [batch, 1, seq, seq] mask transformers builds (see needs_causal_mask).
         feed["attention_mask"] = paddle.to_tensor(causal_additive_mask(inputs["attention_mask"]))
     with paddle.no_grad():
         out = model(**feed, output_hidden_states=True, return_dict=True)
     return _to_numpy(out)
+
+
+def needs_causal_mask(family: str, head: str) -> bool:
+    """Must the caller pass the causal mask? (RobertaForCausalLM: yes; XLM-R builds it from is_decoder.)"""
+    return head == "ForCausalLM" and not FAMILIES[family].builds_causal_mask
 
 
 def causal_additive_mask(mask: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from . import mapping
 from .errors import ConversionError
-from .mapping import EMBEDDINGS, ENCODER_LAYER, POOLER, T
+from .mapping import T
 
 OLD_LAYER_NORM_NAMES = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"}
 SUPPORTED_ACTIVATIONS = {"gelu", "relu", "tanh"}  # same function under the same name in both frameworks
@@ -118,14 +118,24 @@ def _other_head_tensors(fam, head, src_prefix) -> dict:
 def table_rows(fam, head, layers, src_prefix, dst_prefix) -> tuple:
     """The family's table for one head, expanded: ``(rows, pooler_rows)``, each row
     ``(HF names, PaddleNLP name, layout, HF shape)`` with concrete names (layer indices, prefixes).
+    A head row naming a PaddleNLP tensor that an earlier row already fills adds its HF names to that
+    row (XLM-RoBERTa's tied decoder: one PaddleNLP tensor, two HF names that must hold one value).
     Used in both directions: HF -> PaddleNLP here, PaddleNLP -> HF in ``export_hf``."""
-    rows = [((src_prefix + h,), dst_prefix + p, lay, shp) for h, p, lay, shp in EMBEDDINGS]
+    rows = [((src_prefix + h,), dst_prefix + p, lay, shp) for h, p, lay, shp in fam.embeddings]
     for i in range(layers):
-        rows += [((src_prefix + h.format(i=i),), dst_prefix + p.format(i=i), lay, shp) for h, p, lay, shp in ENCODER_LAYER]
-    pooler_rows = [((src_prefix + h,), dst_prefix + p, lay, shp) for h, p, lay, shp in POOLER]
+        rows += [((src_prefix + h.format(i=i),), dst_prefix + p.format(i=i), lay, shp) for h, p, lay, shp in fam.encoder_layer]
+    pooler_rows = [((src_prefix + h,), dst_prefix + p, lay, shp) for h, p, lay, shp in fam.pooler]
+    index = {row[1]: n for n, row in enumerate(rows)}
     for srcs, p, lay, shp in fam.heads[head].rows:
-        srcs = (srcs,) if isinstance(srcs, str) else srcs
-        rows.append((tuple(s.format(base=src_prefix) for s in srcs), p, lay, shp))
+        srcs = tuple(s.format(base=src_prefix) for s in ((srcs,) if isinstance(srcs, str) else srcs))
+        p = p.format(base=dst_prefix)
+        if p in index:
+            old_srcs, _, old_lay, old_shp = rows[index[p]]
+            assert (old_lay, old_shp) == (lay, shp), f"table rows for {p} disagree"  # a table bug, not input
+            rows[index[p]] = (old_srcs + tuple(s for s in srcs if s not in old_srcs), p, lay, shp)
+            continue
+        index[p] = len(rows)
+        rows.append((srcs, p, lay, shp))
     return rows, pooler_rows
 
 
@@ -175,12 +185,12 @@ def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_p
     else:
         if model_type not in mapping.FAMILIES:
             raise ConversionError(
-                f"{config_path}: model_type {model_type!r} is not supported (bert or roberta) and no architectures is given"
+                f"{config_path}: model_type {model_type!r} is not supported ({_families()}) and no architectures is given"
             )
         declared, head = model_type, _head_from_tensors(canonical)
         notes.append(f"head: config.json names no architectures; {head} chosen from the tensors present")
     if model_type is not None and model_type not in mapping.FAMILIES:
-        raise ConversionError(f"{config_path}: model_type {model_type!r} is not supported (bert or roberta)")
+        raise ConversionError(f"{config_path}: model_type {model_type!r} is not supported ({_families()})")
 
     family = declared
     if forced:
@@ -214,19 +224,23 @@ def _head_name(name, fam) -> str:
     """``ForPreTraining``, ``BertForPreTraining`` or PaddleNLP's ``BertForPretraining`` -> head key."""
     for head, spec in fam.heads.items():
         if name in (head, spec.paddle_class, spec.paddle_class.replace("Pretraining", "PreTraining")) or \
-                name.endswith(head) and name[: -len(head)] in ("Bert", "Roberta"):
+                name.endswith(head) and name[: -len(head)] == fam.class_prefix:
             return head
     classes = ", ".join(s.paddle_class for s in fam.heads.values())
     raise ConversionError(f"head {name!r} is not a PaddleNLP {fam.name} class ({classes})")
 
 
+def _families() -> str:
+    return ", ".join(mapping.FAMILIES)
+
+
 def _split_arch(arch, config_path):
-    for fam_name, prefix in (("roberta", "Roberta"), ("bert", "Bert")):
-        if arch.startswith(prefix):
-            head = arch[len(prefix):]
-            if head in mapping.FAMILIES[fam_name].heads:
-                return fam_name, head
-    raise ConversionError(f"{config_path}: architectures {arch} is not a BERT or RoBERTa class this tool converts")
+    for fam in mapping.FAMILIES.values():
+        if arch.startswith(fam.class_prefix):
+            head = arch[len(fam.class_prefix):]
+            if head in fam.heads:
+                return fam.name, head
+    raise ConversionError(f"{config_path}: architectures {arch} is not a BERT, RoBERTa or XLM-RoBERTa class this tool converts")
 
 
 def _head_from_tensors(canonical) -> str:
@@ -249,7 +263,7 @@ def _source_prefix(canonical) -> str:
     suffix = "embeddings.word_embeddings.weight"
     found = [n[: -len(suffix)] for n in canonical if n.endswith(suffix)]
     if not found:
-        raise ConversionError(f"tensor {suffix} is missing from the checkpoint: not a BERT/RoBERTa model")
+        raise ConversionError(f"tensor {suffix} is missing from the checkpoint: not a BERT/RoBERTa/XLM-RoBERTa model")
     if len(found) > 1 or found[0] not in ("", "bert.", "roberta."):
         raise ConversionError(f"tensor names {', '.join(f + suffix for f in found)}: cannot tell the base model's prefix")
     return found[0]

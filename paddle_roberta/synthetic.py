@@ -22,7 +22,8 @@ def hf_model(hf_class: str, config: dict, seed: int = 0):
 
     config = dict(config)
     config.pop("architectures", None)
-    cfg_cls = transformers.RobertaConfig if hf_class.startswith("Roberta") else transformers.BertConfig
+    cfg_cls = (transformers.XLMRobertaConfig if hf_class.startswith("XLMRoberta")
+               else transformers.RobertaConfig if hf_class.startswith("Roberta") else transformers.BertConfig)
     cfg = cfg_cls(**{k: v for k, v in config.items() if k != "model_type"})
     if hf_class.endswith("ForCausalLM"):
         cfg.is_decoder = True
@@ -61,7 +62,8 @@ def build_checkpoint(out_dir: str, hf_class: str, config: dict, *, seed: int = 0
     """Save a random, trained-looking ``hf_class`` to ``out_dir`` as transformers does; return the model.
 
     ``fmt``: "safetensors" or "bin". ``vocab``: "wordpiece" writes vocab.txt, "bpe" vocab.json and
-    merges.txt, vocabularies of the model's size that tokenize real text. ``config_json`` replaces the
+    merges.txt, vocabularies of the model's size that tokenize real text; "sentencepiece" a SentencePiece
+    model (XLM-R's sentencepiece.bpe.model) trained on a multilingual corpus, at most the model's size. ``config_json`` replaces the
     config.json transformers writes (e.g. CLUE's, which says roberta and has no architectures).
     """
     model = hf_model(hf_class, config, seed)
@@ -74,6 +76,10 @@ def build_checkpoint(out_dir: str, hf_class: str, config: dict, *, seed: int = 0
         write_wordpiece_vocab(os.path.join(out_dir, "vocab.txt"), size)
     elif vocab == "bpe":
         write_byte_level_bpe(out_dir, size)
+    elif vocab == "sentencepiece":
+        write_sentencepiece(out_dir, size)
+    elif vocab is not None:
+        raise ValueError(f"vocab {vocab!r}")
     return model
 
 
@@ -129,3 +135,37 @@ def write_byte_level_bpe(folder: str, size: int):
             vocab[f"<unused{i}>"] = i
     with open(vocab_path, "w", encoding="utf-8") as f:
         json.dump(vocab, f, ensure_ascii=False)
+
+
+# Sentences in the scripts XLM-R is used for: Latin with accents, CJK, Cyrillic, Arabic, Devanagari,
+# Greek, Thai, emoji. A SentencePiece model trained on them splits real words, as XLM-R's does.
+MULTILINGUAL = [
+    "The capital of France is Paris.", "It is a sunny day, let's go for a walk in the park!",
+    "Natural language processing is an important field of artificial intelligence.",
+    "Die Hauptstadt von Deutschland ist Berlin.", "Ça va très bien, merci ! Où est la gare ?",
+    "El niño comió una manzana en la mañana.", "Zürich, Kraków, Tromsø, İstanbul, Şanlıurfa.",
+    "中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。",
+    "東京は日本の首都です。", "서울은 한국의 수도입니다.",
+    "Столица России — Москва.", "Привет, как дела? Всё хорошо.",
+    "عاصمة مصر هي القاهرة.", "اللغة العربية جميلة جدا.",
+    "भारत की राजधानी नई दिल्ली है।", "मैं आज बाज़ार जा रहा हूँ।",
+    "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας.", "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย",
+    "I love this 😊 and that 🎉 too!", "Numbers: 3.14, 2,718 and 1/2.",
+]
+
+
+def write_sentencepiece(folder: str, size: int):
+    """sentencepiece.bpe.model: a unigram model (as XLM-R's) with ``size - 2`` pieces or fewer, so that
+    with fairseq's <pad> and <mask> every id fits the model's ``size`` rows."""
+    import io
+
+    import sentencepiece
+
+    model = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(MULTILINGUAL * 5), model_writer=model, vocab_size=size - 2, model_type="unigram",
+        character_coverage=1.0, hard_vocab_limit=False, num_threads=1, minloglevel=2,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1,  # XLM-R's spm: <unk> 0, <s> 1, </s> 2, no pad piece
+    )
+    with open(os.path.join(folder, "sentencepiece.bpe.model"), "wb") as f:
+        f.write(model.getvalue())

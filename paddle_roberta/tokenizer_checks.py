@@ -13,7 +13,7 @@ import json
 import os
 
 from .errors import ConversionError
-from .tokenizer_files import BERT_SPECIALS, BPE_SPECIALS
+from .tokenizer_files import BERT_SPECIALS, BPE_SPECIALS, SENTENCEPIECE
 
 JSON_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json")
 
@@ -37,6 +37,8 @@ def check_tokenizer_files(src: str, vocab_size: int) -> None:
         vocab = _bpe_vocab(os.path.join(src, "vocab.json"), vocab_size)
         _merges(os.path.join(src, "merges.txt"), vocab)
         _specials_present(os.path.join(src, "vocab.json"), vocab, added, BPE_SPECIALS, config, specials_map)
+    elif os.path.isfile(os.path.join(src, SENTENCEPIECE)):
+        _sentencepiece(os.path.join(src, SENTENCEPIECE), vocab_size)
     if "tokenizer.json" in docs:
         _tokenizer_json(os.path.join(src, "tokenizer.json"), docs["tokenizer.json"], vocab_size)
 
@@ -155,6 +157,22 @@ def _specials_present(path, vocab, added, defaults, config, specials_map):
             raise ConversionError(f"{path}: {key} {value!r} is not in the vocabulary")
 
 
+def _sentencepiece(path, vocab_size):
+    """XLM-R's ids: <s> <pad> </s> <unk> = 0..3, piece i -> i + 1, <mask> = pieces + 1 (fairseq's alignment,
+    which transformers and PaddleNLP both hard-code), so pieces + 2 ids must fit the embedding."""
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor()
+    try:
+        with open(path, "rb") as f:
+            sp.LoadFromSerializedProto(f.read())  # a protobuf parse: no code runs
+    except Exception as e:
+        raise ConversionError(f"{path}: not a SentencePiece model ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
+    if sp.get_piece_size() + 2 > vocab_size:
+        raise ConversionError(f"{path}: {sp.get_piece_size()} pieces need {sp.get_piece_size() + 2} ids with XLM-R's "
+                              f"<pad> and <mask>, but the word embedding has {vocab_size} rows")
+
+
 def _tokenizer_json(path, spec, vocab_size):
     if not isinstance(spec, dict) or not isinstance(spec.get("model"), dict):
         raise ConversionError(f"{path}: not a tokenizers file (no model object)")
@@ -163,7 +181,10 @@ def _tokenizer_json(path, spec, vocab_size):
         bad = [(t, i) for t, i in vocab.items() if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < vocab_size]
         if bad:
             raise ConversionError(f"{path}: token {bad[0][0]!r} has id {bad[0][1]!r}, outside the word embedding's {vocab_size} rows")
-    elif vocab is not None and not isinstance(vocab, list):  # Unigram keeps a list of [piece, score]
+    elif isinstance(vocab, list):  # Unigram keeps a list of [piece, score], the id is the index
+        if len(vocab) > vocab_size:
+            raise ConversionError(f"{path}: {len(vocab)} pieces, but the word embedding has {vocab_size} rows")
+    elif vocab is not None:
         raise ConversionError(f"{path}: model.vocab is neither a table nor a list")
     for token in spec.get("added_tokens") or []:
         i = token.get("id") if isinstance(token, dict) else None

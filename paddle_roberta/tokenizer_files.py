@@ -13,6 +13,8 @@
   strings, PaddleNLP strips the spaces on both sides of every special token in the text, so
   ``"the <mask> of"`` loses the space before ``of`` (``o``, ``f`` instead of ``Ġof``) and every
   mid-sentence fill-mask query gets other ids than transformers'.
+- SentencePiece (``sentencepiece.bpe.model``: XLM-RoBERTa): PaddleNLP's ``XLMRobertaTokenizer``, the
+  model file copied, special tokens as for RoBERTa.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import shutil
 from .errors import ConversionError
 from .source import read_json_object
 
+SENTENCEPIECE = "sentencepiece.bpe.model"  # XLM-RoBERTa's file name, in transformers and PaddleNLP
 BERT_SPECIALS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
 BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
                 "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
@@ -37,6 +40,8 @@ def write_tokenizer(src: str, out: str, model_max_length: int) -> str | None:
         return _wordpiece(src, out, source_config, specials_map, model_max_length)
     if os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
         return _byte_level_bpe(src, out, source_config, specials_map, model_max_length)
+    if os.path.isfile(os.path.join(src, SENTENCEPIECE)):
+        return _sentencepiece(src, out, source_config, specials_map, model_max_length)
     if os.path.isfile(os.path.join(src, "tokenizer.json")):
         return _from_tokenizer_json(src, out, source_config, specials_map, model_max_length)
     return None
@@ -75,6 +80,9 @@ def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length
             f.write("#version: 0.2\n" + "".join(line + "\n" for line in lines))
         settings = {"add_prefix_space": byte_level.get("add_prefix_space", False)}
         return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length, files_written=True)
+    if kind == "Unigram":
+        raise ConversionError(f"{path}: a Unigram (SentencePiece) tokenizer without {SENTENCEPIECE}: PaddleNLP's "
+                              f"XLMRobertaTokenizer reads the SentencePiece model file itself; add {SENTENCEPIECE} from the hub repo")
     raise ConversionError(f"{path}: a {kind} tokenizer{'' if byte_level else ' without byte-level pre-tokenizer'} has no "
                           "PaddleNLP BERT/RoBERTa tokenizer class (WordPiece or byte-level BPE)")
 
@@ -137,7 +145,21 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, fil
     return config["tokenizer_class"]
 
 
-# transformers' RobertaTokenizer(Fast) defaults: the mask token eats the space before it (so
+def _sentencepiece(src, out, source_config, specials_map, model_max_length):
+    """XLM-RoBERTa: PaddleNLP's XLMRobertaTokenizer is a port of transformers' slow XLMRobertaTokenizer (the
+    same SentencePiece model, the same fairseq id alignment: <s> <pad> </s> <unk>, then piece id + 1, <mask>
+    last), so the file is copied as is; special tokens as for RoBERTa, AddedTokens with the source's strip flags."""
+    config = {
+        "tokenizer_class": "XLMRobertaTokenizer",
+        "model_max_length": model_max_length,
+        **_specials(BPE_SPECIALS, source_config, specials_map),
+    }
+    shutil.copyfile(os.path.join(src, SENTENCEPIECE), os.path.join(out, SENTENCEPIECE))
+    _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
+    return config["tokenizer_class"]
+
+
+# transformers' RobertaTokenizer(Fast) and XLMRobertaTokenizer(Fast) defaults: the mask token eats the space before it (so
 # "is <mask>." predicts " Paris"), every other special token keeps the text around it untouched.
 BPE_STRIP = {"mask_token": (True, False)}
 ADDED_TOKEN_FIELDS = ("lstrip", "rstrip", "single_word", "normalized")

@@ -2,7 +2,8 @@
 
 Loads the torch original with transformers (the class matching the conversion: BertModel for a
 CLUE checkpoint, as its model card does) and the converted directory with PaddleNLP, tokenizes
-built-in sentences (Chinese for BERT, English for RoBERTa, some with the mask token mid-sentence)
+built-in sentences (Chinese for BERT, English for RoBERTa, seven scripts for XLM-RoBERTa, some with
+the mask token mid-sentence)
 plus the user's, and compares token ids, every hidden state, the pooler and the head outputs (per-token
 outputs at the real tokens; padded positions are reported, not judged: see ``parity``), and for MLM
 heads the top-5 tokens at every mask of every sentence that has one, each side fed by its own
@@ -19,11 +20,15 @@ import numpy as np
 from . import parity
 from .errors import ConversionError
 from .check import head_of, hf_class_for, load_paddle
+from .mapping import FAMILIES
 
 SENTENCES = {
     "bert": ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。"],
     "roberta": ["The capital of France is Paris.", "It is a sunny day, let's go for a walk in the park!",
                 "Natural language processing is an important field of artificial intelligence."],
+    "xlm-roberta": ["The capital of France is Paris.", "Die Hauptstadt von Frankreich ist Paris.",
+                    "中国的首都是北京。", "Столица России — Москва.", "عاصمة مصر هي القاهرة.",
+                    "भारत की राजधानी नई दिल्ली है।", "Ça va très bien, merci ! 😊"],
 }
 # Masks where people put them: mid-sentence, two in one sentence, first and last word.
 FILL_MASK = {
@@ -33,6 +38,9 @@ FILL_MASK = {
                 "It is a sunny {mask}, let's go for a walk in the park!",
                 "Natural {mask} processing is an important field of {mask} intelligence.",
                 "{mask} is the capital of France.", "The capital of France is {mask}."],
+    "xlm-roberta": ["Paris is the {mask} of France.", "Die Hauptstadt von {mask} ist Berlin.", "中国的首都是{mask}。",
+                    "Столица России — {mask}.", "{mask} هي عاصمة مصر.", "भारत की {mask} नई दिल्ली है।",
+                    "Natural {mask} processing is an important field of {mask} intelligence."],
 }
 
 
@@ -46,6 +54,7 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
     paddle_model, paddle_class = load_paddle(out, dtype="float32" if stored != "float32" else None)
     head = head_of(paddle_class)
     family = paddle_model.config.model_type
+    fam = FAMILIES[family]
     torch_model = getattr(transformers, hf_class_for(paddle_class)).from_pretrained(src).eval()
     if stored != "float32":
         # half-precision output: both sides run float32 on the same rounded weights (torch rounds to
@@ -69,11 +78,12 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
             rows.append({"text": text, "agree": a == b, "torch_ids": a, "paddle_ids": b})
         report["tokenizer"] = {"torch": type(hf_tok).__name__, "paddle": type(pd_tok).__name__, "texts": rows}
         # the model sees at most its positions: longer texts are cut there (the report lists them)
-        report["truncated_to"] = limit = _positions(torch_model.config, family)
+        report["truncated_to"] = limit = fam.positions(torch_model.config.max_position_embeddings,
+                                                       torch_model.config.pad_token_id)
         report["truncated"] = [r["text"] for r in rows if len(r["torch_ids"]) > limit]
         batch = hf_tok(texts, padding=True, truncation=True, max_length=limit, return_tensors="np")
         inputs = {k: batch[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-        if family == "roberta":
+        if not fam.token_types:
             inputs.pop("token_type_ids", None)
     else:  # no tokenizer in the source: ids drawn at random, still a padded batch with a mask
         cfg = paddle_model.config
@@ -83,7 +93,7 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
         inputs = {k: np.repeat(v[:, None, :], choices, axis=1) for k, v in inputs.items()}
 
     torch_out = parity.run_torch(torch_model, inputs)
-    paddle_out = parity.run_paddle(paddle_model, inputs, causal=head == "ForCausalLM")
+    paddle_out = parity.run_paddle(paddle_model, inputs, causal=parity.needs_causal_mask(family, head))
     for d in parity.compare(head, torch_out, paddle_out, inputs["attention_mask"]):
         report["outputs"].append({"name": d.name, "shape": list(d.shape), "max_abs": d.max_abs, "max_rel": d.max_rel,
                                   "within": d.within(atol), "padded_max_abs": d.padded_max_abs,
@@ -152,8 +162,11 @@ def _hf_tokenizer(src, family):
         cls = transformers.BertTokenizerFast
     elif os.path.isfile(os.path.join(src, "vocab.json")):
         cls = transformers.RobertaTokenizerFast
+    elif os.path.isfile(os.path.join(src, "sentencepiece.bpe.model")):  # what AutoTokenizer gives for XLM-R
+        cls = transformers.XLMRobertaTokenizerFast
     elif os.path.isfile(os.path.join(src, "tokenizer.json")):  # tokenizer.json alone: the fast class reads it
-        cls = transformers.BertTokenizerFast if family == "bert" else transformers.RobertaTokenizerFast
+        cls = {"bert": transformers.BertTokenizerFast, "xlm-roberta": transformers.XLMRobertaTokenizerFast}.get(
+            family, transformers.RobertaTokenizerFast)
     else:
         return None  # no tokenizer at all: random ids, and the report says so
     try:
@@ -163,11 +176,6 @@ def _hf_tokenizer(src, family):
         raise ConversionError(f"{src}: its tokenizer does not load in transformers ({type(e).__name__}: {first})") from None
 
 
-def _positions(config, family) -> int:
-    """Tokens the model can take: RoBERTa's positions start at pad_token_id + 1."""
-    return config.max_position_embeddings - (config.pad_token_id + 1 if family == "roberta" else 0)
-
-
 def _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, texts, limit) -> list:
     """Top-5 tokens at every mask of every text, each framework fed by its own tokenizer."""
     key = "prediction_logits" if head == "ForPreTraining" else "logits"
@@ -175,14 +183,19 @@ def _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, texts, l
     for text in texts:
         sides = {}
         for side, tok, run in (("torch", hf_tok, parity.run_torch), ("paddle", pd_tok, parity.run_paddle)):
-            enc = tok(text, return_token_type_ids=family == "bert", truncation=True, max_length=limit)
+            enc = tok(text, return_token_type_ids=FAMILIES[family].token_types, truncation=True, max_length=limit)
             inputs = {k: np.asarray([enc[k]], dtype=np.int64) for k in ("input_ids", "token_type_ids") if k in enc}
             inputs["attention_mask"] = np.ones_like(inputs["input_ids"])
             logits = run(torch_model if side == "torch" else paddle_model, inputs)[key][0]
             positions = np.where(inputs["input_ids"][0] == tok.mask_token_id)[0]
-            sides[side] = [[tok.convert_ids_to_tokens(int(i)) for i in np.argsort(-logits[p])[:5]] for p in positions]
+            sides[side] = [[_token(tok, int(i)) for i in np.argsort(-logits[p])[:5]] for p in positions]
         rows.append({"text": text, **sides, "agree": sides["torch"] == sides["paddle"]})
     return rows
+
+
+def _token(tok, i: int) -> str:
+    """The token of id ``i``; embedding rows past the tokenizer's vocabulary (a resized model) by their id."""
+    return tok.convert_ids_to_tokens(i) if i < len(tok) else f"<id {i}>"
 
 
 def format_report(report: dict) -> str:

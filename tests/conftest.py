@@ -11,14 +11,22 @@ TINY = {
     "roberta": dict(vocab_size=101, hidden_size=20, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
                     max_position_embeddings=35, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1,
                     bos_token_id=0, eos_token_id=2, num_labels=3),
+    # vocab 282: the test SentencePiece model's 280 pieces + <pad> + <mask>, XLM-R's exact alignment
+    "xlm-roberta": dict(vocab_size=282, hidden_size=20, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+                        max_position_embeddings=37, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1,
+                        bos_token_id=0, eos_token_id=2, num_labels=3),
 }
 HEADS = {
     "bert": ["Model", "ForMaskedLM", "ForPreTraining", "ForSequenceClassification", "ForTokenClassification",
              "ForQuestionAnswering", "ForMultipleChoice"],
     "roberta": ["Model", "ForMaskedLM", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
                 "ForQuestionAnswering", "ForMultipleChoice"],
+    "xlm-roberta": ["Model", "ForMaskedLM", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification",
+                    "ForQuestionAnswering", "ForMultipleChoice"],
 }
-HF_PREFIX = {"bert": "Bert", "roberta": "Roberta"}
+HF_PREFIX = {"bert": "Bert", "roberta": "Roberta", "xlm-roberta": "XLMRoberta"}
+VOCAB = {"bert": "wordpiece", "roberta": "bpe", "xlm-roberta": "sentencepiece"}  # synthetic tokenizer per family
+BASE_PREFIX = {"bert": "bert.", "roberta": "roberta.", "xlm-roberta": "roberta."}  # PaddleNLP's, heads only
 
 # float32 parity bar: transformers' own cross-framework tests use 1e-5 (DESIGN.md). Both sides
 # run the same float32 math in a different order: measured worst 4e-6 abs up to 6 layers, and

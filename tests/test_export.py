@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from conftest import HEADS, TINY, hf_class
+from conftest import BASE_PREFIX, HEADS, TINY, VOCAB, hf_class
 from paddle_roberta import ConversionError, convert, export
 from paddle_roberta.synthetic import build_checkpoint
 
-CASES = [(f, h) for f in ("bert", "roberta") for h in HEADS[f]]
+CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 
 
 def config_for(family, head):
@@ -49,7 +49,7 @@ def _fine_tune(model, family, head, steps=3):
     inputs = parity.make_batch(family, head, cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id,
                                num_choices=getattr(cfg, "num_choices", None) or 2)
     feed = {k: paddle.to_tensor(v) for k, v in inputs.items()}
-    if head == "ForCausalLM":
+    if parity.needs_causal_mask(family, head):
         feed["attention_mask"] = paddle.to_tensor(parity.causal_additive_mask(inputs["attention_mask"]))
     paddle.seed(0)  # dropout masks
     model.train()
@@ -70,8 +70,7 @@ def test_paddle_fine_tuned_model_exports_and_matches(tmp_path, paddle_quiet, fam
 
     src, pd, tuned, out = tmp_path / "hf", tmp_path / "paddle", tmp_path / "tuned", tmp_path / "out"
     config = dict(config_for(family, head), vocab_size=700, max_position_embeddings=66)  # room for a real vocab
-    original = build_checkpoint(str(src), hf_class(family, head), config, seed=12,
-                                vocab="wordpiece" if family == "bert" else "bpe")
+    original = build_checkpoint(str(src), hf_class(family, head), config, seed=12, vocab=VOCAB[family])
     convert(src, pd)
     paddle_class = json.loads((pd / "config.json").read_text())["architectures"][0]
     model = getattr(pt, paddle_class).from_pretrained(str(pd))
@@ -86,7 +85,7 @@ def test_paddle_fine_tuned_model_exports_and_matches(tmp_path, paddle_quiet, fam
         raise AssertionError(f"{e}\n{e.details}") from None
     report = result["verify_report"]
     assert report["ok"] and report["tokenizer"] is not None, result
-    embedding = ("" if head == "Model" else f"{family}.") + "embeddings.word_embeddings.weight"
+    embedding = ("" if head == "Model" else BASE_PREFIX[family]) + "embeddings.word_embeddings.weight"
     changed = load_file(out / "model.safetensors")[embedding]
     assert not np.array_equal(changed, original.state_dict()[embedding].numpy()), "fine-tuning changed nothing"
 
@@ -94,14 +93,14 @@ def test_paddle_fine_tuned_model_exports_and_matches(tmp_path, paddle_quiet, fam
 def test_tokenizer_files_load_in_transformers(tmp_path, paddle_quiet):
     import transformers
 
-    for family, model_class in (("bert", "BertForMaskedLM"), ("roberta", "RobertaForMaskedLM")):
+    for family in HEADS:
         src, pd, back = tmp_path / f"{family}-hf", tmp_path / f"{family}-pd", tmp_path / f"{family}-back"
-        build_checkpoint(str(src), model_class, dict(TINY[family], vocab_size=700, max_position_embeddings=66),
-                         vocab="wordpiece" if family == "bert" else "bpe")
+        build_checkpoint(str(src), hf_class(family, "ForMaskedLM"), dict(TINY[family], vocab_size=700, max_position_embeddings=66),
+                         vocab=VOCAB[family])
         convert(src, pd)
         export(pd, back)
         a, b = transformers.AutoTokenizer.from_pretrained(str(src)), transformers.AutoTokenizer.from_pretrained(str(back))
-        for text in ["Paris is the <mask> of France.", "中国的首都是[MASK]京。", "a <s> b </s> [SEP] c"]:
+        for text in ["Paris is the <mask> of France.", "中国的首都是[MASK]京。", "a <s> b </s> [SEP] c", "Столица — <mask>."]:
             assert a(text)["input_ids"] == b(text)["input_ids"], text
 
 

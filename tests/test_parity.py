@@ -6,13 +6,13 @@ The checkpoints look trained (synthetic.trained_looking): no zero pad row, no La
 import numpy as np
 import pytest
 
-from conftest import ATOL, HEADS, TINY, assert_loaded_equals_file, hf_class, read_output
+from conftest import ATOL, BASE_PREFIX, HEADS, HF_PREFIX, TINY, assert_loaded_equals_file, hf_class, read_output
 from paddle_roberta import parity
 from paddle_roberta.check import check
 from paddle_roberta.convert import convert_with_report
 from paddle_roberta.synthetic import build_checkpoint
 
-CASES = [(f, h) for f in ("bert", "roberta") for h in HEADS[f]]
+CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 
 
 @pytest.mark.parametrize("out_format", ["safetensors", "pdparams"])
@@ -46,8 +46,8 @@ def test_convert_load_and_match_torch(tmp_path, paddle_quiet, family, head, src_
     paddle_model = getattr(pt, report["class"]).from_pretrained(str(out))
     assert_loaded_equals_file(paddle_model, weights)
     auto = pt.AutoModel.from_pretrained(str(out))
-    assert type(auto).__name__ == ("BertModel" if family == "bert" else "RobertaModel")
-    assert_loaded_equals_file(auto, weights, prefix="" if head == "Model" else family + ".")
+    assert type(auto).__name__ == HF_PREFIX[family] + "Model"
+    assert_loaded_equals_file(auto, weights, prefix="" if head == "Model" else BASE_PREFIX[family])
 
     # Outputs: every hidden state, the pooler (bare model), every head output.
     names = [d.name for d in report["diffs"]]
