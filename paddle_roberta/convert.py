@@ -152,28 +152,40 @@ def _write_weights(ckpt: Checkpoint, plan: Plan, writer_cls, path: str, dtype: n
         entries = tqdm(entries, desc="converting", unit="tensor", leave=False)
     try:
         for e in entries:
-            writer.write(*_value(ckpt, e, dtype))
+            for block in _blocks(ckpt, e, dtype):
+                writer.write(e.dst, block)
     except BaseException:
         writer.abort()  # the caller removes the temporary directory
         raise
     writer.close()
 
 
-def _value(ckpt: Checkpoint, e, dtype) -> tuple:
-    """(PaddleNLP name, converted array) of one entry."""
+# Tensors larger than this that need no transpose are converted a block of rows at a time, so that
+# memory stays near this size even for XLM-R's 733 MiB word embedding (250002 x 768 float32).
+BLOCK_BYTES = 32 * 2**20
+
+
+def _blocks(ckpt: Checkpoint, e, dtype):
+    """The converted value of one entry, as blocks of rows of its first axis (one block unless large)."""
     if e.synthesized:
-        return e.dst, np.zeros(e.shape, dtype=dtype)
-    first = ckpt.read(e.srcs[0])
-    for other in e.srcs[1:]:  # tied in the checkpoint and in PaddleNLP: must be one value
-        if not np.array_equal(first, ckpt.read(other)):
-            raise ConversionError(
-                f"tensor {other} differs from {e.srcs[0]}, but PaddleNLP ties them in {e.dst}: this checkpoint cannot be expressed"
-            )
-    if not np.isfinite(first.astype(np.float32, copy=False)).all():
-        raise ConversionError(f"{ckpt.file(e.srcs[0])}: tensor {e.srcs[0]} holds NaN or Inf")
-    value = transpose(first) if e.transpose else first
-    # float -> float casts: upcasts are exact; downcasts round to nearest even, as torch's .to() does
-    return e.dst, np.ascontiguousarray(value.astype(dtype, copy=False))
+        yield np.zeros(e.shape, dtype=dtype)
+        return
+    shape = ckpt.shape(e.srcs[0])  # at least 1-D: the plan checked it against the table
+    n, row_bytes = shape[0], int(np.prod(shape[1:], dtype=np.int64)) * 4
+    step = n if e.transpose else max(1, BLOCK_BYTES // max(1, row_bytes))  # a transpose needs the whole matrix
+    for start in range(0, max(n, 1), step):
+        rows = None if step >= n else (start, min(start + step, n))
+        first = ckpt.read(e.srcs[0], rows)
+        for other in e.srcs[1:]:  # tied in the checkpoint and in PaddleNLP: must be one value
+            if not np.array_equal(first, ckpt.read(other, rows), equal_nan=True):  # a NaN is reported below
+                raise ConversionError(
+                    f"tensor {other} differs from {e.srcs[0]}, but PaddleNLP ties them in {e.dst}: this checkpoint cannot be expressed"
+                )
+        if not np.isfinite(first.astype(np.float32, copy=False)).all():
+            raise ConversionError(f"{ckpt.file(e.srcs[0])}: tensor {e.srcs[0]} holds NaN or Inf")
+        value = transpose(first) if e.transpose else first
+        # float -> float casts: upcasts are exact; downcasts round to nearest even, as torch's .to() does
+        yield np.ascontiguousarray(value.astype(dtype, copy=False))
 
 
 def transpose(a: np.ndarray, block: int = 128) -> np.ndarray:

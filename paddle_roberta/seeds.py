@@ -17,7 +17,7 @@ class Seed:
     hf_class: str  # the class its model card loads it with
     config: dict  # config.json as the hub ships it (CLUE: inferred)
     paddle_class: str
-    vocab: str  # "wordpiece" (vocab.txt) or "bpe" (vocab.json + merges.txt)
+    vocab: str  # "wordpiece" (vocab.txt), "bpe" (vocab.json + merges.txt) or "sentencepiece" (sentencepiece.bpe.model)
     params: str
     file_size: str
 
@@ -62,6 +62,28 @@ DISTILROBERTA_BASE = {
     "eos_token_id": 2,
 }
 
+# config.json of the hub's xlm-roberta-base (FacebookAI/xlm-roberta-base), as transformers reads it.
+XLM_ROBERTA_BASE = {
+    "architectures": ["XLMRobertaForMaskedLM"],
+    "model_type": "xlm-roberta",
+    "vocab_size": 250002,
+    "hidden_size": 768,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "intermediate_size": 3072,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "max_position_embeddings": 514,
+    "type_vocab_size": 1,
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-05,
+    "pad_token_id": 1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "position_embedding_type": "absolute",
+}
+
 SEEDS = {
     s.name: s
     for s in (
@@ -73,5 +95,7 @@ SEEDS = {
         Seed("clue/roberta_chinese_clue_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece", "290M+", "~1.3 GB"),
         Seed("clue/roberta_chinese_pair_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece", "290M+", "~1.3 GB"),
         Seed("distilroberta-base", "RobertaForMaskedLM", DISTILROBERTA_BASE, "RobertaForMaskedLM", "bpe", "82M", "~330 MB"),
+        Seed("xlm-roberta-base", "XLMRobertaForMaskedLM", XLM_ROBERTA_BASE, "XLMRobertaForMaskedLM", "sentencepiece", "278M",
+             "~1.1 GB"),
     )
 }

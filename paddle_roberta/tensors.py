@@ -23,7 +23,7 @@ FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16)
 
 
 class TensorFile:
-    """One weight file: ``names()``, ``shape(name)``, ``read(name)`` -> numpy."""
+    """One weight file: ``names()``, ``shape(name)``, ``read(name, rows=None)`` -> numpy."""
 
     def __init__(self, path: str):
         self.path = path
@@ -63,12 +63,19 @@ class SafetensorsFile(TensorFile):
     def shape(self, name):
         return tuple(self._info[name]["shape"])
 
-    def read(self, name):
+    def read(self, name, rows=None):
         info = self._info[name]
         dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
         if dtype is None:
             raise ConversionError(f"{self.path}: tensor {name} has dtype {info['dtype']}, expected a float tensor")
+        shape = self.shape(name)
         begin, end = info["data_offsets"]
+        if end - begin != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+            raise ConversionError(f"{self.path}: tensor {name} data does not match its shape {shape}")
+        if rows is not None:  # rows [start, stop) of the first axis: a contiguous byte range
+            row_bytes = (end - begin) // shape[0]
+            begin, end = begin + rows[0] * row_bytes, begin + rows[1] * row_bytes
+            shape = (rows[1] - rows[0],) + shape[1:]
         buf = np.empty(end - begin, dtype=np.uint8)
         view, done = memoryview(buf), 0
         with open(self.path, "rb", buffering=0) as f:
@@ -78,7 +85,7 @@ class SafetensorsFile(TensorFile):
                 if not got:
                     raise ConversionError(f"{self.path}: tensor {name} runs past the end of the file")
                 done += got
-        return buf.view(dtype).reshape(self.shape(name))
+        return buf.view(dtype).reshape(shape)
 
 
 _SAFETENSORS_DTYPES = {"F32": np.dtype(np.float32), "F16": np.dtype(np.float16), "BF16": BFLOAT16,
@@ -114,10 +121,12 @@ class TorchBinFile(TensorFile):
     def shape(self, name):
         return tuple(self._state[name].shape)
 
-    def read(self, name):
+    def read(self, name, rows=None):
         import torch
 
         t = self._state[name]
+        if rows is not None:
+            t = t[rows[0] : rows[1]]
         if t.dtype == torch.bfloat16:  # numpy has no bfloat16: reinterpret the bits
             return t.contiguous().view(torch.int16).numpy().view(BFLOAT16)
         return t.contiguous().numpy()
@@ -152,11 +161,13 @@ class Checkpoint:
     def file(self, name):
         return self._where[name].path
 
-    def read(self, name) -> np.ndarray:
-        arr = self._where[name].read(name)
+    def read(self, name, rows=None) -> np.ndarray:
+        """The tensor, or with ``rows=(start, stop)`` only those rows of its first axis (read from disk alone)."""
+        arr = self._where[name].read(name, rows)
         if arr.dtype not in FLOAT_DTYPES.values():
             raise ConversionError(f"{self.file(name)}: tensor {name} has dtype {arr.dtype}, expected a float tensor")
-        if tuple(arr.shape) != self.shape(name):
+        want = self.shape(name) if rows is None else (rows[1] - rows[0],) + self.shape(name)[1:]
+        if tuple(arr.shape) != want:
             raise ConversionError(f"{self.file(name)}: tensor {name} data does not match its shape {self.shape(name)}")
         return arr
 

@@ -36,14 +36,20 @@ class SafetensorsWriter:
         self._file = open(path, "wb")
         self._file.write(len(raw).to_bytes(8, "little") + raw)
         self._next = 0
+        self._rows = 0  # rows of the current tensor written so far
 
     def write(self, name: str, array: np.ndarray):
-        want = self._pending[self._next]
-        if (name, array.dtype, array.shape) != want:  # a planning bug, never bad input
-            raise AssertionError(f"writer expected {want}, got {(name, array.dtype, array.shape)}")
+        """The whole tensor, or its next rows (blocks of the first axis, in order, that add up to it)."""
+        want_name, want_dtype, want_shape = self._pending[self._next]
+        rows = array.shape[0] if array.ndim else 1
+        if (name, array.dtype, array.shape[1:]) != (want_name, want_dtype, want_shape[1:]) or \
+                self._rows + rows > (want_shape[0] if want_shape else 1) or array.ndim != len(want_shape):
+            raise AssertionError(f"writer expected {self._pending[self._next]}, got {(name, array.dtype, array.shape)}")  # a planning bug
         # the array's own buffer, as bytes (a uint8 view also covers ml_dtypes' bfloat16): no copy
         self._file.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
-        self._next += 1
+        self._rows += rows
+        if self._rows == (want_shape[0] if want_shape else 1):
+            self._next, self._rows = self._next + 1, 0
 
     def abort(self):
         self._file.close()
@@ -64,9 +70,15 @@ class PdparamsWriter:
     def __init__(self, path: str, specs: list, metadata: dict):
         self._path = path
         self._state = {}
+        self._rows = {name: shape[0] if shape else 1 for name, _, shape in specs}
+        self._blocks = []
 
     def write(self, name: str, array: np.ndarray):
-        self._state[name] = np.ascontiguousarray(array)
+        """The whole tensor, or its next rows, as ``SafetensorsWriter.write``."""
+        self._blocks.append(np.ascontiguousarray(array))
+        if sum(len(b) if b.ndim else 1 for b in self._blocks) == self._rows[name]:
+            blocks, self._blocks = self._blocks, []
+            self._state[name] = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
     def abort(self):
         self._state = None

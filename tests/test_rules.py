@@ -239,3 +239,37 @@ def test_cli(bert_mlm, tmp_path):
     assert bad.returncode == 1
     assert bad.stderr.strip().count("\n") == 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize("out_format", ["safetensors", "pdparams"])
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+def test_large_tensors_stream_in_blocks(tmp_path, monkeypatch, fmt, out_format):
+    """Tensors above convert.BLOCK_BYTES go through memory a block of rows at a time (XLM-R's 733 MiB word
+    embedding): with a block of 3 rows every tensor here is cut, the tied decoder is compared block by
+    block, and the output is still bit-identical; a NaN in a late block and an untied decoder are refused."""
+    import importlib
+
+    conv = importlib.import_module("paddle_roberta.convert")  # the module, not the function of that name
+    monkeypatch.setattr(conv, "BLOCK_BYTES", 3 * TINY["xlm-roberta"]["hidden_size"] * 4)
+    src = tmp_path / "hf"
+    model = build_checkpoint(str(src), "XLMRobertaForMaskedLM", TINY["xlm-roberta"], seed=3, fmt=fmt)
+    result = convert_with_report(src, tmp_path / "out", format=out_format, verify=False)
+    source = {k: v.numpy() for k, v in model.state_dict().items()}
+    weights = read_output(tmp_path / "out")
+    for e in result.plan.entries:
+        if not e.synthesized:
+            np.testing.assert_array_equal(weights[e.dst], source[e.srcs[0]].T if e.transpose else source[e.srcs[0]])
+
+    word = "roberta.embeddings.word_embeddings.weight"
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["lm_head.decoder.weight"] = state[word].clone()
+    state["lm_head.decoder.weight"][-2, 5] += 1e-3  # a late block of the tied pair differs
+    torch.save(state, src / "pytorch_model.bin")
+    (src / "model.safetensors").unlink(missing_ok=True)
+    assert_refused(src, tmp_path / "untied", "lm_head.decoder.weight differs from", "ties them")
+    state["lm_head.decoder.weight"] = state[word]
+    state[word] = state[word].clone()
+    state[word][-1, 0] = float("nan")
+    state["lm_head.decoder.weight"] = state[word]
+    torch.save(state, src / "pytorch_model.bin")
+    assert_refused(src, tmp_path / "nan", word, "NaN or Inf")
