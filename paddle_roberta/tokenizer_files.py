@@ -104,6 +104,9 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
     lower = source_config.get("do_lower_case", True)
     config = {
         "tokenizer_class": "BertTokenizerFast",
+        # PaddleNLP 2.x has no BertTokenizerFast and fails on the name; its AutoTokenizer reads init_class
+        # first and takes BertTokenizer, while 3.x still picks BertTokenizerFast from tokenizer_class
+        "init_class": "BertTokenizer",
         "do_lower_case": lower,
         "strip_accents": source_config.get("strip_accents"),
         "tokenize_chinese_chars": source_config.get("tokenize_chinese_chars", True),
