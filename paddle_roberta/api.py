@@ -42,20 +42,25 @@ def converted_dir(src, **options) -> str:
 
 
 def from_pretrained(src, cls=None, **options):
-    """The PaddleNLP model for ``src`` (local directory or hub id): ``cls`` a PaddleNLP class or its
-    name, default the class the conversion chose (the checkpoint's head)."""
-    import paddlenlp.transformers as pt
+    """The PaddleNLP model for ``src`` (a Hugging Face directory or hub id, converted into the cache first,
+    or a directory this tool converted, loaded as is): ``cls`` a PaddleNLP class or its name, default the
+    class the conversion chose (the checkpoint's head). Loaded with no random initialisation (``loading``)."""
+    from .loading import load
 
-    out = converted_dir(src, **options)
-    if cls is None:
-        with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
-            cls = json.load(f)["architectures"][0]
-    if isinstance(cls, str):
-        cls = getattr(pt, cls)
-    return cls.from_pretrained(out)
+    out = os.fspath(src) if is_converted(src) else converted_dir(src, **options)
+    return load(out, cls)
+
+
+def is_converted(path) -> bool:
+    """A PaddleNLP directory this tool wrote (its config.json records the conversion)."""
+    try:
+        with open(os.path.join(os.fspath(path), "config.json"), encoding="utf-8") as f:
+            return isinstance(json.load(f).get("paddle_roberta"), dict)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return False
 
 
 def tokenizer(src, **options):
     import paddlenlp.transformers as pt
 
-    return pt.AutoTokenizer.from_pretrained(converted_dir(src, **options))
+    return pt.AutoTokenizer.from_pretrained(os.fspath(src) if is_converted(src) else converted_dir(src, **options))

@@ -36,10 +36,11 @@ def load_paddle(out: str, auto: bool = False, dtype: str | None = None):
     (float16/bfloat16 outputs run on CPU only as float32: Paddle has no CPU float16 kernels)."""
     import paddlenlp.transformers as pt
 
+    from .loading import load
+
     with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
         paddle_class = json.load(f)["architectures"][0]
-    cls = pt.AutoModel if auto else getattr(pt, paddle_class)
-    return cls.from_pretrained(out, **({"dtype": dtype} if dtype else {})), paddle_class
+    return load(out, pt.AutoModel if auto else paddle_class, dtype), paddle_class
 
 
 def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:

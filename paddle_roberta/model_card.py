@@ -44,7 +44,18 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
         lines += [f'tokenizer = AutoTokenizer.from_pretrained("{name}")  # {tokenizer_class}',
                   'inputs = tokenizer("...", return_tensors="pd")',
                   "outputs = model(**inputs)"]
-    lines += ["```", "", "Pass an explicit `attention_mask`: without one PaddleNLP masks `pad_token_id` tokens, transformers none.", ""]
+    lines += ["```", "", "Pass an explicit `attention_mask`: without one PaddleNLP masks `pad_token_id` tokens, transformers none.", "",
+              "Faster loading (no random initialisation of weights that are then overwritten: a 1.3 GB model loads "
+              "in about a tenth of the time): PaddleNLP's `low_cpu_mem_usage=True`, then the LayerNorm epsilons it "
+              "skips setting (they stay at Paddle's 1e-5 otherwise; this model's is the config's `layer_norm_eps`):", "",
+              "```python",
+              f'model = AutoModel.from_pretrained("{name}", low_cpu_mem_usage=True{load_kw})',
+              "for layer in model.sublayers():",
+              "    if isinstance(layer, paddle.nn.LayerNorm):",
+              "        layer._epsilon = model.config.layer_norm_eps",
+              "```", "",
+              f'or, with paddle-roberta installed, `paddle_roberta.from_pretrained("{name}")`, which does the same and checks '
+              "that every parameter came from the file.", ""]
     if dtype != "float32":
         lines += [f"The weights are stored in {dtype}. Paddle has no CPU kernels for it: on CPU load with "
                   f'`dtype="float32"` as above; on a GPU, `dtype="{dtype}"` keeps them as stored.', ""]

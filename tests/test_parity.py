@@ -107,7 +107,7 @@ def test_bert_has_no_padded_difference(tmp_path, paddle_quiet):
 def test_paddlenlp_low_cpu_mem_usage_ignores_layer_norm_eps(tmp_path, paddle_quiet):
     """Measured, and in the README's known differences: PaddleNLP's low_cpu_mem_usage=True loads every weight
     from the file but builds the LayerNorms with paddle's default epsilon (1e-5), not the config's 1e-12 (BERT),
-    so outputs move by ~1e-2. This tool therefore loads without it; if PaddleNLP fixes it, this test says so."""
+    so outputs move by ~1e-2. paddle_roberta.loading.load sets them back; if PaddleNLP fixes it, this test says so."""
     import paddlenlp.transformers as pt
 
     src, out = tmp_path / "hf", tmp_path / "paddle"
@@ -118,3 +118,33 @@ def test_paddlenlp_low_cpu_mem_usage_ignores_layer_norm_eps(tmp_path, paddle_qui
     assert plain.embeddings.layer_norm._epsilon == TINY["bert"]["layer_norm_eps"] == 1e-12
     assert lazy.embeddings.layer_norm._epsilon == 1e-5
     assert_loaded_equals_file(lazy, read_output(out))  # the weights themselves are right
+
+
+@pytest.mark.parametrize("out_format", ["safetensors", "pdparams"])
+@pytest.mark.parametrize("family", list(HEADS))
+def test_fast_load_equals_plain_load(tmp_path, paddle_quiet, family, out_format):
+    """loading.load (PaddleNLP's lazy path, no random initialisation, epsilons set back): every parameter
+    equals the file and is initialised, and every output is bit-identical to PaddleNLP's plain from_pretrained,
+    for every head; PaddleNLP's low_cpu_mem_usage=True alone is not, for BERT."""
+    import paddlenlp.transformers as pt
+
+    from paddle_roberta.loading import load
+
+    for n, head in enumerate(HEADS[family]):
+        src, out = tmp_path / head, tmp_path / f"{head}-paddle"
+        config = dict(TINY[family], num_labels=2) if head == "ForQuestionAnswering" else TINY[family]
+        build_checkpoint(str(src), hf_class(family, head), config, seed=30 + n)
+        result = convert_with_report(src, out, format=out_format, verify=False)
+        fast, plain = load(str(out)), getattr(pt, result.plan.paddle_class).from_pretrained(str(out))
+        lazy_alone = getattr(pt, result.plan.paddle_class).from_pretrained(str(out), low_cpu_mem_usage=True)
+        assert type(fast) is type(plain) and all(p._is_initialized() for p in fast.parameters())
+        assert_loaded_equals_file(fast, read_output(out))
+        inputs = parity.make_batch(family, head, config["vocab_size"], config["max_position_embeddings"],
+                                   config["pad_token_id"], num_choices=2)
+        causal = parity.needs_causal_mask(family, head)
+        a, b, c = (parity.run_paddle(m, inputs, causal=causal) for m in (fast, plain, lazy_alone))
+        for key in b:
+            for x, y in zip(*((v if isinstance(v, list) else [v]) for v in (a[key], b[key]))):
+                np.testing.assert_array_equal(x, y, err_msg=f"{head} {key}")
+        lazy_same = all(np.array_equal(x, y) for x, y in zip(c["hidden_states"], b["hidden_states"]))
+        assert lazy_same == (family != "bert"), head  # eps 1e-12 (BERT) vs paddle's default 1e-5 (RoBERTa's own)
