@@ -50,10 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--atol", type=_tolerance, default=1e-5, help="tolerance (default 1e-5, scaled by outputs above 1)")
     v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    e = sub.add_parser("export", help="write a PaddleNLP directory back as a Hugging Face PyTorch one, verified")
-    e.add_argument("paddle_dir", help="a PaddleNLP Bert*/Roberta* directory (converted, or saved with save_pretrained)")
-    e.add_argument("dest", help="the Hugging Face directory to write (must not exist unless --overwrite)")
-    e.add_argument("--to", choices=["huggingface"], default="huggingface")
+    e = sub.add_parser("export", help="write a PaddleNLP directory as a Hugging Face PyTorch one or a Paddle Inference model, verified")
+    e.add_argument("paddle_dir", help="a PaddleNLP Bert*/Roberta*/XLMRoberta* directory (converted, or saved with save_pretrained)")
+    e.add_argument("dest", help="the directory to write (must not exist unless --overwrite)")
+    e.add_argument("--to", choices=["huggingface", "inference"], default="huggingface",
+                   help="huggingface: transformers directory; inference: static graph for paddle.inference")
+    e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the dygraph Paddle model)")
     e.add_argument("--overwrite", action="store_true", help="replace DEST if this tool wrote it")
     e.add_argument("--no-verify", action="store_true", help="skip loading the result in transformers and comparing")
     e.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled as for verify)")
@@ -153,6 +155,10 @@ def _verify(args) -> int:
 
 
 def _export(args) -> int:
+    if args.to == "inference":
+        return _export_inference(args)
+    if args.source:
+        raise ConversionError("--source is for --to inference (export --to huggingface verifies against the PaddleNLP input)")
     from .export_hf import export
 
     result = export(args.paddle_dir, args.dest, to=args.to, overwrite=args.overwrite,
@@ -162,6 +168,20 @@ def _export(args) -> int:
         print(f"  class   {result['hf_class']} (transformers), {result['tensors']} tensors, tokenizer: {result['tokenizer'] or 'none'}")
         if result["dropped"]:
             print(f"  dropped {', '.join(result['dropped'])} (transformers' {result['hf_class']} has no pooler)")
+        if result["verify_report"]:
+            print("\n" + result["verify_report"]["text"])
+    return 0
+
+
+def _export_inference(args) -> int:
+    from .export_inference import export_inference
+
+    result = export_inference(args.paddle_dir, args.dest, source=args.source, overwrite=args.overwrite,
+                              verify=False if args.no_verify else None, atol=args.atol)
+    if not args.quiet:
+        print(f"{args.paddle_dir} -> {result['path']}")
+        print(f"  model   {result['paddle_class']} for Paddle Inference; inputs {', '.join(i['name'] for i in result['inputs'])}; "
+              f"outputs {', '.join(result['outputs'])}")
         if result["verify_report"]:
             print("\n" + result["verify_report"]["text"])
     return 0

@@ -1,0 +1,235 @@
+"""PaddleNLP directory -> Paddle Inference model: ``paddle-roberta export PADDLE_DIR DEST --to inference``.
+
+The model of the directory (its head, loaded without random initialisation) is traced with
+``paddle.jit.to_static`` on InputSpecs with dynamic batch and sequence length, the inputs its head
+takes (``token_type_ids`` for BERT only; 3-D for multiple choice; for PaddleNLP's RobertaForCausalLM
+the additive causal mask it needs, built by ``serving.Predictor`` from the 0/1 mask), and saved with
+``paddle.jit.save``. Beside it: config.json, the tokenizer files, ``inference.json`` (inputs and
+outputs, in order) and a README. Before it is moved into place it is run through Paddle Inference's
+predictor (``serving.Predictor``, oneDNN on) and compared with the torch original (``source``) or else
+the dygraph Paddle model, on ``verify``'s sentences, at ``verify``'s bar and positions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+from . import parity
+from .check import hf_class_for
+from .convert import _VERIFY_LOCK, verify_policy
+from .errors import ConversionError
+from .export_hf import _family_and_head
+from .mapping import FAMILIES
+from .output_dir import building, check_output, write_marker
+from .serving import INFERENCE_JSON, Predictor
+from .source import read_config
+
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "vocab.json", "merges.txt", "sentencepiece.bpe.model",
+                   "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+
+
+def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5) -> dict:
+    """Returns {"path", "paddle_class", "inputs", "outputs", "verify_report"}; ConversionError on bad input or a
+    failed verification, leaving nothing at ``dest``."""
+    verify, _ = verify_policy(verify)
+    src = os.path.abspath(os.fspath(paddle_dir))
+    dest = os.path.abspath(os.fspath(dest))
+    if not os.path.isdir(src):
+        raise ConversionError(f"{src}: no such directory")
+    config_path = os.path.join(src, "config.json")
+    config = read_config(config_path)
+    if "transformers_version" in config and not ({"paddlenlp_version", "paddle_roberta"} & set(config)):
+        raise ConversionError(f"{config_path}: a Hugging Face directory, not a PaddleNLP one; convert it first "
+                              "(paddle-roberta convert), then export the result")
+    fam, head = _family_and_head(config, config_path)
+    if source is not None and not os.path.isfile(os.path.join(os.fspath(source), "config.json")):
+        raise ConversionError(f"{source}: not a Hugging Face model directory (no config.json) for --source")
+    check_output(dest, src, overwrite)
+
+    from .loading import load
+    from .verify import quiet_libraries
+
+    quiet_libraries()
+    dtype = config.get("dtype", "float32")
+    model = load(src, fam.heads[head].paddle_class, dtype="float32" if dtype != "float32" else None)
+    served_fam = FAMILIES[SERVED_AS.get(fam.name, fam.name)]
+    served = model if served_fam is fam else _as_family(model, fam, served_fam, head, config)
+    spec = _spec(served_fam, head, config)
+    spec.update(family=fam.name, paddle_class=fam.heads[head].paddle_class, graph_class=served_fam.heads[head].paddle_class)
+    with building(dest, overwrite) as tmp:
+        _save_static(served, spec, tmp)
+        for name in TOKENIZER_FILES + ("config.json",):
+            if os.path.isfile(os.path.join(src, name)):
+                shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))
+        with open(os.path.join(tmp, INFERENCE_JSON), "w", encoding="utf-8") as f:
+            json.dump(spec, f, indent=2)
+        report = None
+        if verify:
+            with _VERIFY_LOCK:
+                report = _verified(tmp, dest, model, fam, head, spec, source, atol)
+        _write_readme(tmp, spec, report)
+        write_marker(tmp, src, spec["paddle_class"] + " (Paddle Inference)")
+    return {"path": dest, "paddle_class": spec["paddle_class"], "inputs": spec["inputs"], "outputs": spec["outputs"],
+            "verify_report": report}
+
+
+# PaddleNLP's xlm_roberta module code does not convert to a static graph in paddle 3.3.1 (dy2static
+# deadlocks on XLMRobertaSelfAttention, and its reshapes read static shapes); XLM-RoBERTa is RoBERTa's
+# architecture, so it is served through PaddleNLP's Roberta class of the same head, its weights mapped
+# through the two tables (HF names join them) and the result verified like any other export.
+SERVED_AS = {"xlm-roberta": "roberta"}
+
+
+def _as_family(model, fam, served_fam, head, config):
+    """``model`` (a PaddleNLP ``fam`` model) as the ``served_fam`` class of the same head, every weight mapped."""
+    import paddlenlp.transformers as pt
+
+    from .plan import table_rows
+
+    layers = config["num_hidden_layers"]
+    prefix = lambda f: "" if head == "Model" else f.base_prefix + "."
+    state = {k: v for k, v in model.state_dict().items()}
+    rows, pooler = table_rows(fam, head, layers, prefix(fam), prefix(fam))
+    by_hf = {hf: state[pd] for hf_names, pd, *_ in rows + pooler if pd in state for hf in hf_names}
+    rows, pooler = table_rows(served_fam, head, layers, prefix(fam), prefix(served_fam))
+    served_config = dict(config, model_type=served_fam.name, architectures=[served_fam.heads[head].paddle_class])
+    cls = getattr(pt, served_fam.heads[head].paddle_class)
+    served = cls(cls.config_class(**{k: v for k, v in served_config.items() if k not in ("paddle_roberta", "dtype")}))
+    wanted = served.state_dict()
+    values = {}
+    for hf_names, pd, *_ in rows + pooler:
+        source = next((by_hf[h] for h in hf_names if h in by_hf), None)
+        if pd in wanted and source is not None:
+            values[pd] = source
+    missing = sorted(set(wanted) - set(values))
+    if missing:
+        raise ConversionError(f"{served_fam.heads[head].paddle_class}: no {fam.name} weight maps to {missing[0]}")
+    served.set_state_dict(values)
+    served.eval()
+    return served
+
+
+def _spec(fam, head, config) -> dict:
+    rank = 3 if head == "ForMultipleChoice" else 2
+    causal = parity.needs_causal_mask(fam.name, head)
+    inputs = [{"name": "input_ids", "dtype": "int64", "rank": rank},
+              {"name": "attention_mask", "dtype": "float32" if causal else "int64", "rank": 4 if causal else rank}]
+    if fam.token_types:
+        inputs.append({"name": "token_type_ids", "dtype": "int64", "rank": rank})
+    outputs = (["last_hidden_state"] if head == "Model" else []) + list(parity.HEAD_OUTPUTS[head].values())
+    per_token = ["last_hidden_state"] + [p for h, p in parity.HEAD_OUTPUTS[head].items()
+                                         if h in parity.PER_TOKEN or f"{h}@{head}" in parity.PER_TOKEN]
+    return {"family": fam.name, "paddle_class": fam.heads[head].paddle_class, "head": head, "rank": rank,
+            "inputs": inputs, "outputs": outputs, "per_token": [o for o in outputs if o in per_token],
+            "causal_mask": causal, "max_length": fam.positions(config["max_position_embeddings"], config["pad_token_id"]),
+            "model_file": None, "params_file": "model.pdiparams"}
+
+
+def _save_static(model, spec, folder):
+    import paddle
+    import paddlenlp.transformers as pt
+
+    class Serving(paddle.nn.Layer):
+        """The model with its inputs named and its outputs as a tuple, in inference.json's order."""
+
+        def __init__(self, inner, outputs):
+            super().__init__()
+            self.inner, self.outputs = inner, outputs
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+            if isinstance(self.inner, pt.RobertaForTokenClassification):
+                # its forward's early returns do not convert (dy2static: "UndefinedVar has no len()"): the
+                # same computation, base model then classifier (dropout is the identity in eval)
+                hidden = self.inner.roberta(input_ids=input_ids, attention_mask=attention_mask, return_dict=False)[0]
+                return (self.inner.classifier(hidden),)
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **extra)
+            return tuple(out[name] for name in self.outputs)
+
+    shapes = {2: [None, None], 3: [None, None, None], 4: [None, 1, None, None]}  # every size dynamic
+    specs = [paddle.static.InputSpec(shapes[i["rank"]], i["dtype"], name=i["name"]) for i in spec["inputs"]]
+    layer = Serving(model, spec["outputs"])
+    layer.eval()
+    static = paddle.jit.to_static(layer, input_spec=specs, full_graph=True)
+    paddle.jit.save(static, os.path.join(folder, "model"))
+    found = [n for n in ("model.json", "model.pdmodel") if os.path.isfile(os.path.join(folder, n))]
+    if not found or not os.path.isfile(os.path.join(folder, "model.pdiparams")):
+        raise ConversionError(f"{folder}: paddle.jit.save wrote no model file ({sorted(os.listdir(folder))})")
+    spec["model_file"] = found[0]  # model.json (PIR, paddle 3) or model.pdmodel (older)
+
+
+def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
+    from .verify import FILL_MASK, SENTENCES
+
+    predictor = Predictor(tmp)
+    cfg = model.config
+    if os.path.isfile(os.path.join(tmp, "tokenizer_config.json")):
+        import paddlenlp.transformers as pt
+
+        mask = pt.AutoTokenizer.from_pretrained(tmp).mask_token
+        texts = SENTENCES[fam.name] + [t.format(mask=mask) for t in FILL_MASK[fam.name]]
+        choices = getattr(cfg, "num_choices", None) or 2
+        inputs = predictor.tokenize([[t] * choices for t in texts] if spec["rank"] == 3 else texts)
+    else:
+        inputs = parity.make_batch(fam.name, head, cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id,
+                                   num_choices=getattr(cfg, "num_choices", None) or 2)
+    got = predictor.run(inputs)
+    if source is not None:
+        import transformers
+
+        reference = "torch original (transformers)"
+        torch_model = getattr(transformers, hf_class_for(spec["paddle_class"])).from_pretrained(os.fspath(source)).eval()
+        ref = parity.run_torch(torch_model, inputs)
+    else:
+        reference = "dygraph PaddleNLP model"
+        ref = parity.run_paddle(model, inputs, causal=parity.needs_causal_mask(fam.name, head))
+    real = inputs["attention_mask"].reshape(-1, inputs["attention_mask"].shape[-1]).astype(bool)
+    last = parity.diff("last", ref["hidden_states"][-1], ref["hidden_states"][-1], real).scale
+    rows = []
+    for name in spec["outputs"]:
+        want = ref["hidden_states"][-1] if name == "last_hidden_state" else ref[name]
+        d = parity.diff(name, want, got[name].reshape(want.shape), real if name in spec["per_token"] else None)
+        d.input_scale = 0.0 if name == "last_hidden_state" else last
+        rows.append({"name": d.name, "shape": list(d.shape), "max_abs": d.max_abs, "max_rel": d.max_rel,
+                     "within": d.within(atol), "padded_max_abs": d.padded_max_abs})
+    lines = [f"Paddle Inference predictor (oneDNN, 2 threads) vs {reference}, {len(real)} sequences, "
+             f"atol {atol:g} x max(1, max|output|, |last hidden| for heads)", "", parity.TABLE_HEAD]
+    lines += [parity.table_row(r["name"], r["shape"], r["max_abs"], r["max_rel"], r["within"], r["padded_max_abs"]) for r in rows]
+    ok = all(r["within"] for r in rows)
+    lines += ["", "PASS" if ok else "FAIL"]
+    report = {"reference": reference, "outputs": rows, "ok": ok, "text": "\n".join(lines)}
+    if not ok:
+        failed = ", ".join(r["name"] for r in rows if not r["within"])
+        raise ConversionError(f"{dest}: verification failed ({failed}); nothing written", report["text"])
+    return report
+
+
+def _write_readme(folder, spec, report):
+    inputs = ", ".join(f"`{i['name']}` {i['dtype']} {'[batch, choices, seq]' if i['rank'] == 3 else '[batch, 1, seq, seq]' if i['rank'] == 4 else '[batch, seq]'}"
+                       for i in spec["inputs"])
+    lines = [
+        f"# {spec['paddle_class']} for Paddle Inference", "",
+        *([f"Traced through PaddleNLP's `{spec['graph_class']}` (the same architecture, its weights mapped by "
+           "paddle-roberta's tables): PaddleNLP's XLM-RoBERTa code does not convert to a static graph.", ""]
+          if spec["graph_class"] != spec["paddle_class"] else []),
+        f"Static graph `{spec['model_file']}` + `model.pdiparams`, exported by paddle-roberta with dynamic batch and "
+        f"sequence length (up to {spec['max_length']} tokens). Inputs, in order: {inputs}. Outputs, in order: "
+        f"{', '.join('`' + o + '`' for o in spec['outputs'])} (`inference.json` says the same for programs).", "",
+        "```python",
+        "from paddle_roberta.serving import Predictor   # tokenizer + paddle.inference predictor",
+        "predictor = Predictor(\"this-folder\")           # oneDNN on, 2 CPU threads",
+        "outputs = predictor([\"first text\", \"second text\"])",
+        "```", "",
+        "Or with `paddle.inference` alone: `Config(model_file, params_file)`, `enable_mkldnn()`, "
+        "`set_cpu_math_library_num_threads(2)`, `create_predictor`, then copy each input in the order above.",
+    ]
+    if spec["causal_mask"]:
+        lines += ["", "`attention_mask` is the additive causal mask PaddleNLP's RobertaForCausalLM needs "
+                  "(0 where allowed, -1e4 elsewhere); `Predictor` builds it from the usual 0/1 mask."]
+    lines += ["", "## Verified before it was written", "", report["text"] if report else "Not verified (`--no-verify`)."]
+    with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
