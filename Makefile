@@ -12,7 +12,7 @@ STABLE_VERSIONS ?= 2.8.1 2.7.2 2.6.1 2.6.0
 STABLE_STAMPS := $(foreach v,$(STABLE_VERSIONS),.venv-stable-$(v)/.installed)
 STABLE_CASES := build/stable-cases
 
-.PHONY: demo test test-main test-stable bench clean
+.PHONY: demo test test-main test-stable bench bench-serving clean
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ test-stable: $(STAMP) $(STABLE_STAMPS)
 
 bench: $(STAMP)
 	$(PY) bench/bench_convert.py
+
+bench-serving: $(STAMP)
+	$(PY) bench/bench_serving.py
 
 clean:
 	rm -rf $(VENV) .venv-stable-* build *.egg-info
