@@ -57,8 +57,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
     # transformers' names in a family whose PaddleNLP names differ, or a config transformers wrote
     # (XLM-RoBERTa's names are the same on both sides: only the config tells)
     renamed = any(hf != pd for hf, pd, *_ in fam.embeddings)
-    hf_written = "transformers_version" in config and not ({"paddlenlp_version", "paddle_roberta"} & set(config))
-    if hf_written or (renamed and any(".LayerNorm." in name for name in state)):
+    if written_by_transformers(config) or (renamed and any(".LayerNorm." in name for name in state)):
         raise ConversionError(f"{weights_path}: transformers' tensor names (LayerNorm): a Hugging Face directory, "
                               "not a PaddleNLP one; export reads what convert or PaddleNLP's save_pretrained wrote")
     tensors, used = {}, set()
@@ -102,6 +101,11 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
         write_marker(tmp, src, hf_class)
     return {"path": dest, "hf_class": hf_class, "tensors": len(tensors), "dropped": dropped, "tokenizer": tokenizer,
             "verify_report": report}
+
+
+def written_by_transformers(config) -> bool:
+    """A config.json transformers wrote (not PaddleNLP's save_pretrained, not this tool's conversion)."""
+    return "transformers_version" in config and not ({"paddlenlp_version", "paddle_roberta"} & set(config))
 
 
 def _read_weights(src) -> tuple:

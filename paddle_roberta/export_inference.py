@@ -22,7 +22,7 @@ from . import parity
 from .check import hf_class_for
 from .convert import _VERIFY_LOCK, verify_policy
 from .errors import ConversionError
-from .export_hf import _family_and_head
+from .export_hf import _family_and_head, written_by_transformers
 from .mapping import FAMILIES
 from .output_dir import building, check_output, write_marker
 from .serving import INFERENCE_JSON, Predictor
@@ -42,7 +42,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         raise ConversionError(f"{src}: no such directory")
     config_path = os.path.join(src, "config.json")
     config = read_config(config_path)
-    if "transformers_version" in config and not ({"paddlenlp_version", "paddle_roberta"} & set(config)):
+    if written_by_transformers(config):
         raise ConversionError(f"{config_path}: a Hugging Face directory, not a PaddleNLP one; convert it first "
                               "(paddle-roberta convert), then export the result")
     fam, head = _family_and_head(config, config_path)
