@@ -31,7 +31,7 @@ def head_of(paddle_class: str) -> str:
     raise ValueError(f"{paddle_class} is not a class of {', '.join(FAMILIES)}")
 
 
-def load_paddle(out: str, auto: bool = False, dtype: str | None = None):
+def load_paddle(out: str, auto: bool = False, dtype: str | None = None, weights: str | None = None):
     """The converted model by the class its config.json names (or AutoModel); ``dtype`` casts on load
     (float16/bfloat16 outputs run on CPU only as float32: Paddle has no CPU float16 kernels)."""
     import paddlenlp.transformers as pt
@@ -40,7 +40,7 @@ def load_paddle(out: str, auto: bool = False, dtype: str | None = None):
 
     with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
         paddle_class = json.load(f)["architectures"][0]
-    return load(out, pt.AutoModel if auto else paddle_class, dtype), paddle_class
+    return load(out, pt.AutoModel if auto else paddle_class, dtype, weights), paddle_class
 
 
 def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:

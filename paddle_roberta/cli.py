@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--family", choices=["bert", "roberta", "xlm-roberta"], help="override family detection")
     c.add_argument("--head", metavar="CLASS", help="convert to this head (e.g. BertForPreTraining) instead of the one "
                    "config.json names, when the checkpoint holds its tensors")
+    c.add_argument("--weights", metavar="FILE", help="the weights file to read when SRC holds two formats that differ")
     c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
     c.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
     c.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--text", nargs="+", action="extend", default=[], metavar="T",
                    help="sentences to add to the built-in ones (several after one --text, or --text repeated)")
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    v.add_argument("--weights", metavar="FILE", action="append", default=[],
+                   help="a weights file of SRC or OUT to read when that directory holds two formats that differ")
     v.add_argument("--atol", type=_tolerance, default=1e-5, help="tolerance (default 1e-5, scaled by outputs above 1)")
     v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -56,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--to", choices=["huggingface", "inference"], default="huggingface",
                    help="huggingface: transformers directory; inference: static graph for paddle.inference")
     e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the dygraph Paddle model)")
+    e.add_argument("--weights", metavar="FILE", help="the weights file of PADDLE_DIR to read when it holds two formats "
+                   "that differ (a fine-tune saved in place: model_state.pdparams)")
     e.add_argument("--overwrite", action="store_true", help="replace DEST if this tool wrote it")
     e.add_argument("--no-verify", action="store_true", help="skip loading the result in transformers and comparing")
     e.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled as for verify)")
@@ -104,7 +109,7 @@ def _convert(args) -> int:
     result = convert_with_report(
         args.src, args.out, format=args.format, dtype=args.dtype, num_choices=args.num_choices,
         overwrite=args.overwrite, family=args.family, head=args.head, progress=not args.quiet and sys.stderr.isatty(),
-        verify=False if args.no_verify else None, atol=args.atol,
+        verify=False if args.no_verify else None, atol=args.atol, weights=args.weights,
     )
     if not args.quiet:
         plan = result.plan
@@ -139,7 +144,7 @@ def _verify(args) -> int:
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
     try:
-        report = verify(src, args.out, texts=args.text, atol=args.atol)
+        report = verify(src, args.out, texts=args.text, atol=args.atol, weights=args.weights)
     except ConversionError:
         raise
     except Exception as e:  # a model or tokenizer that loads for conversion but not in a framework
@@ -162,7 +167,7 @@ def _export(args) -> int:
     from .export_hf import export
 
     result = export(args.paddle_dir, args.dest, to=args.to, overwrite=args.overwrite,
-                    verify=False if args.no_verify else None, atol=args.atol)
+                    verify=False if args.no_verify else None, atol=args.atol, weights=args.weights)
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result['path']}")
         print(f"  class   {result['hf_class']} (transformers), {result['tensors']} tensors, tokenizer: {result['tokenizer'] or 'none'}")
@@ -177,7 +182,7 @@ def _export_inference(args) -> int:
     from .export_inference import export_inference
 
     result = export_inference(args.paddle_dir, args.dest, source=args.source, overwrite=args.overwrite,
-                              verify=False if args.no_verify else None, atol=args.atol)
+                              verify=False if args.no_verify else None, atol=args.atol, weights=args.weights)
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result['path']}")
         print(f"  model   {result['paddle_class']} for Paddle Inference; inputs {', '.join(i['name'] for i in result['inputs'])}; "

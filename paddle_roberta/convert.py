@@ -19,10 +19,9 @@ from .source import resolve
 from .tensors import FLOAT_DTYPES, Checkpoint
 from .tokenizer_checks import check_tokenizer_files
 from .tokenizer_files import write_tokenizer
+from .tokenizer_kind import tokenizer_kind
+from .tokenizer_vocab import tokenizer_pad_id
 from .writers import WRITERS
-
-TOKENIZER_FILES = ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "tokenizer.json", "tokenizer_config.json",
-                   "special_tokens_map.json")
 
 
 @dataclass
@@ -43,7 +42,8 @@ def convert(src, out, **options) -> str:
     verify (run ``verify`` on the result before it is moved into place: None, the default, whenever
     torch, transformers and paddlenlp are installed, with a note in the plan when they are not;
     True to insist; False to skip, as ``--no-verify`` does; half-precision outputs are compared
-    as float32 on the rounded weights).
+    as float32 on the rounded weights), weights (the weights file to read when ``src`` holds two formats
+    that differ; when they are the same, safetensors is read and the summary says so).
     Returns the output path. Raises ``ConversionError`` (one line naming the file or tensor)
     on bad input or a failed verification; on any failure nothing is left at ``out``.
     """
@@ -51,7 +51,7 @@ def convert(src, out, **options) -> str:
 
 
 def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_choices=2, overwrite=False, family=None, head=None,
-                        progress=False, expect=None, verify=None, atol=1e-5) -> Result:
+                        progress=False, expect=None, verify=None, atol=1e-5, weights=None) -> Result:
     """``convert``, returning the plan too. ``expect(plan)`` may raise ConversionError before anything is written."""
     if format not in WRITERS:
         raise ConversionError(f"format {format!r} is not one of {', '.join(WRITERS)}")
@@ -65,30 +65,31 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
 
     say = _stage_printer(progress)
-    source = resolve(src)
+    source = resolve(src, weights)
     check_output(out, source.path, overwrite)
     say(f"reading {source.path} ({source.weight_format})")
     config_path = os.path.join(source.path, "config.json")
-    tokenizer_files = {n for n in TOKENIZER_FILES if source.has_file(n)}
     with Checkpoint(source.weight_files) as ckpt:
-        plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_files, family, config_path, head)
+        plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_kind(source.path), family, config_path, head)
+        plan.notes[:0] = source.notes
         if expect is not None:
             expect(plan)
         check_tokenizer_files(source.path, plan.dims["V"])
+        pad_token_id = tokenizer_pad_id(source.path, plan, source.config, config_path)
         if not_verified:
             plan.notes.append(f"not verified: {not_verified}")
         with building(out, overwrite) as tmp:
             weights_name, writer_cls = WRITERS[format]
             say(f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, {dtype})")
             _write_weights(ckpt, plan, writer_cls, os.path.join(tmp, weights_name), FLOAT_DTYPES[dtype], progress)
-            config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path))
+            config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path), pad_token_id)
             with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
                 json.dump(config, f, indent=2, ensure_ascii=False)
             positions = plan.family.positions(plan.dims["P"], config["pad_token_id"])
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
             if verify:
                 say("verifying against the torch original (transformers vs PaddleNLP)")
-            report = verified(source.path, tmp, out, atol) if verify else None
+            report = verified(source.path, tmp, out, atol, weights=source.weights_path) if verify else None
             given = os.fspath(src)
             write_marker(tmp, given, plan.paddle_class)
             write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype)
@@ -107,14 +108,14 @@ def _stage_printer(progress: bool):
     return say
 
 
-def verified(hf_dir: str, paddle_dir: str, out: str, atol: float) -> dict:
+def verified(hf_dir: str, paddle_dir: str, out: str, atol: float, weights=None) -> dict:
     """``verify`` of a finished temporary directory (the PaddleNLP one here, the Hugging Face one for
     ``export``), its text under "text"; raises naming ``out`` if it failed or could not run."""
     from .verify import failures, format_report, verify
 
     try:
         with _VERIFY_LOCK:
-            report = verify(hf_dir, paddle_dir, atol=atol)
+            report = verify(hf_dir, paddle_dir, atol=atol, weights=weights)
     except ConversionError:
         raise
     except Exception as e:  # the source loads for conversion but not in transformers / PaddleNLP

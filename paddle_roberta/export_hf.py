@@ -24,7 +24,8 @@ from .output_dir import building, check_output, write_marker
 from .pdparams import read_pdparams
 from .plan import num_labels, table_rows
 from .source import read_config, read_json_object
-from .tokenizer_files import SENTENCEPIECE
+from .tokenizer_kind import SENTENCEPIECE_FILE as SENTENCEPIECE
+from .weight_files import PADDLE_FORMATS, choose
 from .writers import SafetensorsWriter
 
 # PaddleNLP config keys carried into transformers' config.json as they are.
@@ -32,7 +33,7 @@ COPIED = ("hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob", "
           "pad_token_id", "bos_token_id", "eos_token_id", "classifier_dropout", "problem_type")
 
 
-def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, atol=1e-5) -> dict:
+def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, atol=1e-5, weights=None) -> dict:
     """Write the Hugging Face directory ``dest`` for the PaddleNLP directory ``paddle_dir``.
     Returns {"path", "hf_class", "tensors", "dropped", "verify_report"}; ConversionError on bad input or a
     failed verification, leaving nothing at ``dest``."""
@@ -46,7 +47,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
     check_output(dest, src, overwrite)
     config_path = os.path.join(src, "config.json")
     config = read_config(config_path)
-    state, weights_path = _read_weights(src)
+    state, weights_path = _read_weights(src, weights)
     fam, head = _family_and_head(config, config_path)
     spec = fam.heads[head]
     prefix = "" if head == "Model" else fam.base_prefix + "."
@@ -97,7 +98,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
         tokenizer = write_hf_tokenizer(src, tmp, fam.name)
         report = None
         if verify:
-            report = verified(tmp, src, dest, atol)  # the other direction: transformers loads what was written
+            report = verified(tmp, src, dest, atol, weights=weights_path)  # the other direction: transformers loads what was written
         write_marker(tmp, src, hf_class)
     return {"path": dest, "hf_class": hf_class, "tensors": len(tensors), "dropped": dropped, "tokenizer": tokenizer,
             "verify_report": report}
@@ -108,22 +109,22 @@ def written_by_transformers(config) -> bool:
     return "transformers_version" in config and not ({"paddlenlp_version", "paddle_roberta"} & set(config))
 
 
-def _read_weights(src) -> tuple:
-    for name in ("model.safetensors", "model_state.pdparams"):
-        path = os.path.join(src, name)
-        if os.path.isfile(path):
-            if name == "model_state.pdparams":
-                return read_pdparams(path), path
-            from safetensors import SafetensorError, safe_open
-
-            try:
-                with safe_open(path, framework="np") as f:
-                    return {k: f.get_tensor(k) for k in f.keys()}, path
-            except (SafetensorError, OSError, ValueError, TypeError) as e:
-                raise ConversionError(f"{path}: not a readable safetensors file ({str(e)[:120]})") from None
-    if any(n.endswith(".index.json") for n in os.listdir(src)):
+def _read_weights(src, weights=None) -> tuple:
+    found = choose(src, PADDLE_FORMATS, weights)
+    if found is None:
+        raise ConversionError(f"{src}: no PaddleNLP weights (model.safetensors or model_state.pdparams)")
+    path, kind = found
+    if path.endswith(".index.json"):
         raise ConversionError(f"{src}: sharded PaddleNLP weights are not supported yet; save them as one file")
-    raise ConversionError(f"{src}: no PaddleNLP weights (model.safetensors or model_state.pdparams)")
+    if path.endswith(".pdparams"):
+        return read_pdparams(path), path
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="np") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, path
+    except (SafetensorError, OSError, ValueError, TypeError) as e:
+        raise ConversionError(f"{path}: not a readable safetensors file ({str(e)[:120]})") from None
 
 
 def _family_and_head(config, config_path):
@@ -183,7 +184,7 @@ def write_hf_tokenizer(src, dest, family) -> str | None:
         names, cls = [SENTENCEPIECE], "XLMRobertaTokenizer"
     else:
         return None
-    for name in names:
+    for name in names + ["added_tokens.json"]:
         if os.path.isfile(os.path.join(src, name)):
             shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
     with open(os.path.join(dest, "tokenizer_config.json"), "w", encoding="utf-8") as f:

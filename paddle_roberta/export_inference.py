@@ -27,12 +27,11 @@ from .mapping import FAMILIES
 from .output_dir import building, check_output, write_marker
 from .serving import INFERENCE_JSON, Predictor
 from .source import read_config
-
-TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "vocab.json", "merges.txt", "sentencepiece.bpe.model",
-                   "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json")
+from .tokenizer_kind import TOKENIZER_FILES
 
 
-def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5) -> dict:
+
+def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5, weights=None) -> dict:
     """Returns {"path", "paddle_class", "inputs", "outputs", "verify_report"}; ConversionError on bad input or a
     failed verification, leaving nothing at ``dest``."""
     verify, _ = verify_policy(verify)
@@ -55,7 +54,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
 
     quiet_libraries()
     dtype = config.get("dtype", "float32")
-    model = load(src, fam.heads[head].paddle_class, dtype="float32" if dtype != "float32" else None)
+    model = load(src, fam.heads[head].paddle_class, dtype="float32" if dtype != "float32" else None, weights=weights)
     served_fam = FAMILIES[SERVED_AS.get(fam.name, fam.name)]
     served = model if served_fam is fam else _as_family(model, fam, served_fam, head, config)
     spec = _spec(served_fam, head, config)

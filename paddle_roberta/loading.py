@@ -17,19 +17,26 @@ import os
 from .errors import ConversionError
 
 
-def load(out: str, cls=None, dtype: str | None = None):
+def load(out: str, cls=None, dtype: str | None = None, weights: str | None = None):
     """The model of the converted (or PaddleNLP-saved) directory ``out``: ``cls`` a PaddleNLP class or
     its name, default the class its config.json names ("AutoModel" for the bare model). ``dtype`` casts
-    on load (float16/bfloat16 directories run on CPU only as float32)."""
+    on load (float16/bfloat16 directories run on CPU only as float32). ``weights``: which weights file to
+    read where ``out`` holds two formats (a fine-tune saved in place); two that disagree are refused
+    without it (``weight_files.choose``), since PaddleNLP itself would read the older safetensors."""
     import paddle
     import paddlenlp.transformers as pt
+
+    from .weight_files import PADDLE_FORMATS, choose
+
+    found = choose(out, PADDLE_FORMATS, weights)
+    use_safetensors = None if found is None else found[1].startswith("safetensors")
 
     if cls is None:
         with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
             cls = json.load(f)["architectures"][0]
     if isinstance(cls, str):
         cls = getattr(pt, cls)
-    model = cls.from_pretrained(out, low_cpu_mem_usage=True, **({"dtype": dtype} if dtype else {}))
+    model = cls.from_pretrained(out, low_cpu_mem_usage=True, use_safetensors=use_safetensors, **({"dtype": dtype} if dtype else {}))
     eps = model.config.layer_norm_eps
     for layer in model.sublayers(include_self=True):
         if isinstance(layer, paddle.nn.LayerNorm):

@@ -176,6 +176,9 @@ class Family:
     # Does the PaddleNLP model build the causal mask of a *ForCausalLM itself (from is_decoder)?
     # PaddleNLP's RobertaForCausalLM does not: the caller passes it.
     builds_causal_mask: bool = False
+    # With no attention_mask, does the PaddleNLP model mask the pad_token_id positions? (BERT and RoBERTa do;
+    # XLM-RoBERTa, a port of transformers' code, attends to every token, as transformers does.)
+    masks_pad_by_default: bool = True
 
     def positions(self, max_positions: int, pad_token_id: int) -> int:
         """How many tokens one sequence can have."""
@@ -227,6 +230,7 @@ XLM_ROBERTA = Family(
     encoder_layer=XLM_ENCODER_LAYER,
     positions_after_pad=True,
     builds_causal_mask=True,
+    masks_pad_by_default=False,
     heads={
         "Model": Head("XLMRobertaModel", hf_pooler=True),
         "ForMaskedLM": Head("XLMRobertaForMaskedLM", XLM_LM, paddle_pooler=False),

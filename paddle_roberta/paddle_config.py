@@ -21,7 +21,8 @@ COPIED = (
 )
 
 
-def paddle_config(hf_config: dict, plan: Plan, dtype: str, num_choices: int, source: str) -> dict:
+def paddle_config(hf_config: dict, plan: Plan, dtype: str, num_choices: int, source: str, pad_token_id=None) -> dict:
+    """``pad_token_id``: the id the source's tokenizer pads with, when it has one (``tokenizer_vocab``)."""
     d = plan.dims
     config = {
         "architectures": [plan.paddle_class],
@@ -43,6 +44,8 @@ def paddle_config(hf_config: dict, plan: Plan, dtype: str, num_choices: int, sou
     # transformers' defaults where the source omits them (PaddleNLP's RobertaConfig would default pad_token_id to 0)
     config.setdefault("layer_norm_eps", 1e-12)
     config.setdefault("pad_token_id", 0 if plan.family.name == "bert" else 1)
+    if pad_token_id is not None:
+        config["pad_token_id"] = pad_token_id
     config.setdefault("hidden_act", "gelu")
     if plan.family.name == "bert":
         config["pool_act"] = "tanh"

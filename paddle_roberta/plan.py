@@ -42,14 +42,14 @@ class Plan:
         return self.family.paddle_class(self.head)
 
 
-def make_plan(config: dict, names_shapes: dict, tokenizer_files: set, family: str | None = None, config_path="config.json",
+def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, family: str | None = None, config_path="config.json",
               head: str | None = None) -> Plan:
-    """``names_shapes``: source tensor name -> shape. ``tokenizer_files``: file names in the source dir.
+    """``names_shapes``: source tensor name -> shape. ``tokenizer_kind``: the source's (``tokenizer_kind.tokenizer_kind``).
     ``head``: convert to this head instead of the one config.json names (``BertForPreTraining``,
     ``BertForPretraining`` or ``ForPreTraining``), when the tensors hold it."""
     notes = []
     canonical = _canonical_names(names_shapes)
-    fam, head = _family_and_head(config, canonical, tokenizer_files, family, notes, config_path, head)
+    fam, head = _family_and_head(config, canonical, names_shapes, tokenizer_kind, family, notes, config_path, head)
     src_prefix = _source_prefix(canonical)
     dims = _dims(config, canonical, names_shapes, src_prefix, config_path)
     _check_activation(config, config_path)
@@ -107,8 +107,7 @@ def _other_head_tensors(fam, head, src_prefix) -> dict:
         if other == head:
             continue
         for srcs, *_ in spec.rows:
-            for name in (srcs,) if isinstance(srcs, str) else srcs:
-                name = name.format(base=src_prefix)
+            for name in _sources(srcs, src_prefix):
                 for prefix, label in mapping.HEAD_LABELS.items():
                     if name.startswith(prefix):
                         found[name] = (prefix, label)
@@ -127,7 +126,7 @@ def table_rows(fam, head, layers, src_prefix, dst_prefix) -> tuple:
     pooler_rows = [((src_prefix + h,), dst_prefix + p, lay, shp) for h, p, lay, shp in fam.pooler]
     index = {row[1]: n for n, row in enumerate(rows)}
     for srcs, p, lay, shp in fam.heads[head].rows:
-        srcs = tuple(s.format(base=src_prefix) for s in ((srcs,) if isinstance(srcs, str) else srcs))
+        srcs = tuple(_sources(srcs, src_prefix))
         p = p.format(base=dst_prefix)
         if p in index:
             old_srcs, _, old_lay, old_shp = rows[index[p]]
@@ -169,7 +168,7 @@ def _canonical_names(names_shapes) -> dict:
     return out
 
 
-def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_path, forced_head=None):
+def _family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, notes, config_path, forced_head=None):
     archs = config.get("architectures") or []
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise ConversionError(f"{config_path}: architectures must be a list of class names")
@@ -177,29 +176,27 @@ def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_p
     if model_type is not None and not isinstance(model_type, str):
         raise ConversionError(f"{config_path}: model_type must be a string, found {model_type!r}")
     arch = archs[0] if archs else None
-    if arch in mapping.NO_PADDLE_CLASS:
+    if arch in mapping.NO_PADDLE_CLASS and not forced_head:
         raise ConversionError(f"{config_path}: architectures {arch} cannot be converted: {mapping.NO_PADDLE_CLASS[arch]}")
+    if forced and forced not in mapping.FAMILIES:
+        raise ConversionError(f"family {forced!r} is not one of {sorted(mapping.FAMILIES)}")
 
-    if arch is not None:
-        declared, head = _split_arch(arch, config_path)
-    else:
-        if model_type not in mapping.FAMILIES:
-            raise ConversionError(
-                f"{config_path}: model_type {model_type!r} is not supported ({_families()}) and no architectures is given"
-            )
-        declared, head = model_type, _head_from_tensors(canonical)
-        notes.append(f"head: config.json names no architectures; {head} chosen from the tensors present")
-    if model_type is not None and model_type not in mapping.FAMILIES:
-        raise ConversionError(f"{config_path}: model_type {model_type!r} is not supported ({_families()})")
+    declared, declared_head = None, None  # what config.json says, when it says anything
+    if arch is not None and arch not in mapping.NO_PADDLE_CLASS:
+        declared, declared_head = _split_arch(arch, config_path, unknown_ok=bool(forced or forced_head))
+    if declared is None and model_type is not None:
+        if model_type not in mapping.FAMILIES and not forced:
+            raise ConversionError(f"{config_path}: model_type {model_type!r} is not supported ({_families()}); "
+                                  "pass --family if the checkpoint is one of these")
+        declared = model_type if model_type in mapping.FAMILIES else None
 
-    family = declared
     if forced:
-        if forced not in mapping.FAMILIES:
-            raise ConversionError(f"family {forced!r} is not one of {sorted(mapping.FAMILIES)}")
         family = forced
-        if forced != declared:
+        if declared and forced != declared:
             notes.append(f"family: forced to {forced} (--family) although {config_path} says {declared}")
-    elif declared == "roberta" and _is_bert_structured(config, tokenizer_files):
+    elif declared is None:
+        family = _family_from_evidence(canonical, names_shapes, tokenizer_kind, config, config_path, notes)
+    elif declared == "roberta" and _is_bert_structured(config, tokenizer_kind):
         # CLUE's Chinese RoBERTa: labelled roberta, trained and published as BERT (positions
         # from 0, two token types, WordPiece vocab.txt). As RoBERTa, positions would start at
         # pad_token_id + 1 and every output would be wrong.
@@ -208,15 +205,26 @@ def _family_and_head(config, canonical, tokenizer_files, forced, notes, config_p
             "family: config.json says roberta, but the checkpoint is BERT-structured "
             "(type_vocab_size 2, WordPiece vocab.txt, no merges.txt): converted as BERT, as its model card loads it"
         )
+    else:
+        family = declared
     fam = mapping.FAMILIES[family]
+
     if forced_head:
-        head = _head_name(forced_head, fam)
-    if head not in fam.heads:
-        raise ConversionError(f"{config_path}: {arch or head} has no PaddleNLP {family} class ({', '.join(fam.heads)})")
-    if family != declared and head != "Model" and fam.heads[head].rows != mapping.FAMILIES[declared].heads[head].rows:
+        return fam, _head_name(forced_head, fam)
+    if declared_head is not None and (family == declared or declared_head == "Model"
+                                      or fam.heads.get(declared_head) == mapping.FAMILIES[declared].heads[declared_head]):
+        if declared_head not in fam.heads:
+            raise ConversionError(f"{config_path}: {arch} has no PaddleNLP {family} class ({', '.join(fam.heads)})")
+        return fam, declared_head
+    head, others = _head_from_tensors(fam, canonical, names_shapes)
+    if declared_head is not None and head != declared_head:  # a head of another family on a BERT-structured body
         raise ConversionError(
-            f"{config_path}: {arch} on a BERT-structured checkpoint: its head tensors have no PaddleNLP Bert counterpart"
+            f"{config_path}: {arch} on a {family}-structured checkpoint: its head tensors fit no PaddleNLP "
+            f"{fam.class_prefix} class (pass --head with one of {', '.join(s.paddle_class for s in fam.heads.values())})"
         )
+    why = "config.json names no architectures" if declared_head is None else f"{arch} read as {family}"
+    also = f"; the tensors also fit {', '.join(fam.paddle_class(h) for h in others)} (--head picks one)" if others else ""
+    notes.append(f"head: {why}; {fam.paddle_class(head)} chosen from the tensors present{also}")
     return fam, head
 
 
@@ -234,29 +242,92 @@ def _families() -> str:
     return ", ".join(mapping.FAMILIES)
 
 
-def _split_arch(arch, config_path):
-    for fam in mapping.FAMILIES.values():
+def _split_arch(arch, config_path, unknown_ok=False):
+    for fam in sorted(mapping.FAMILIES.values(), key=lambda f: -len(f.class_prefix)):  # XLMRoberta before Roberta
         if arch.startswith(fam.class_prefix):
             head = arch[len(fam.class_prefix):]
             if head in fam.heads:
                 return fam.name, head
-    raise ConversionError(f"{config_path}: architectures {arch} is not a BERT, RoBERTa or XLM-RoBERTa class this tool converts")
+    if unknown_ok:  # --family / --head decide
+        return None, None
+    raise ConversionError(f"{config_path}: architectures {arch} is not a BERT, RoBERTa or XLM-RoBERTa class this tool converts"
+                          " (--family and --head override)")
 
 
-def _head_from_tensors(canonical) -> str:
-    if "cls.predictions.transform.dense.weight" in canonical:
-        return "ForPreTraining" if "cls.seq_relationship.weight" in canonical else "ForMaskedLM"
-    if "lm_head.dense.weight" in canonical:
-        return "ForMaskedLM"
-    return "Model"
+def _family_from_evidence(canonical, names_shapes, tokenizer_kind, config, config_path, notes) -> str:
+    """The family of a checkpoint whose config.json names none (transformers 2.x wrote neither model_type nor
+    architectures): every piece of evidence narrows the set of families; it must end with exactly one."""
+    from .tokenizer_kind import FAMILY_OF_KIND
+
+    roberta_like = {"roberta", "xlm-roberta"}
+    evidence = []  # (families it allows, what it is)
+    if tokenizer_kind in FAMILY_OF_KIND:
+        evidence.append(({FAMILY_OF_KIND[tokenizer_kind]}, f"{tokenizer_kind} tokenizer files"))
+    if any(n.startswith("bert.") or n.startswith("cls.") for n in canonical):
+        evidence.append(({"bert"}, "bert./cls. tensor names"))
+    if any(n.startswith("roberta.") or n.startswith("lm_head.") or n == "classifier.dense.weight" for n in canonical):
+        evidence.append((roberta_like, "roberta./lm_head. tensor names"))
+    types = [names_shapes[canonical[n]] for n in canonical if n.endswith("embeddings.token_type_embeddings.weight")]
+    if types and len(types[0]) == 2:
+        rows = types[0][0]
+        evidence.append(({"bert"} if rows == 2 else roberta_like, f"{rows} token type row(s)"))
+    families = set(mapping.FAMILIES)
+    for allowed, _ in evidence:
+        families &= allowed
+    said = ", ".join(f"{what} ({'/'.join(sorted(allowed))})" for allowed, what in evidence) or "no tokenizer, no telling tensors"
+    if len(families) != 1:
+        problem = "conflicting evidence" if not families else f"cannot tell {' from '.join(sorted(families))}"
+        raise ConversionError(f"{config_path}: no model_type or architectures, and {problem}: {said}; "
+                              "pass --family bert|roberta|xlm-roberta")
+    family = families.pop()
+    notes.append(f"family: {config_path} names none; {family} from {said}")
+    return family
 
 
-def _is_bert_structured(config, tokenizer_files) -> bool:
-    return (
-        config.get("type_vocab_size") == 2
-        and "vocab.txt" in tokenizer_files
-        and "merges.txt" not in tokenizer_files
-    )
+def _head_from_tensors(fam, canonical, names_shapes) -> tuple:
+    """(head, other heads that fit) for a checkpoint whose config.json names no head: the heads of ``fam``
+    whose every head tensor is present with a fitting shape; of those, the one that uses the most tensors (so
+    nothing trained is dropped), then the one whose pooler matches (HF's token classification, QA and LM heads
+    have none), then the table's order (sequence classification before multiple choice)."""
+    src_prefix = _source_prefix(canonical)
+    has_pooler = src_prefix + "pooler.dense.weight" in canonical
+    fits = []
+    for order, (head, spec) in enumerate(fam.heads.items()):
+        used, ok = set(), True
+        for srcs, _, _, shape in spec.rows:
+            present = [n for n in _sources(srcs, src_prefix) if n in canonical]
+            if not present:
+                ok = False
+                break
+            got = tuple(names_shapes[canonical[present[0]]])
+            if len(got) != len(shape) or any(isinstance(d, int) and g != d for g, d in zip(got, shape)):
+                ok = False
+                break
+            used.update(n for n in present if not n.startswith(src_prefix + "embeddings."))
+        if ok:
+            fits.append((-len(used), spec.hf_pooler != has_pooler, order, head))
+    fits.sort()
+    best = fits[0]
+    taken = {n for srcs, *_ in fam.heads[best[3]].rows for n in _sources(srcs, src_prefix)}
+    unfit = sorted(n for n in canonical if n.startswith(tuple(mapping.HEAD_LABELS)) and n not in taken)
+    if unfit:  # head tensors that no head takes as they are: never dropped unasked
+        name = canonical[unfit[0]]
+        raise ConversionError(f"tensor {name} (shape {list(names_shapes[name])}) fits no PaddleNLP {fam.class_prefix} head "
+                              f"as it is ({', '.join(fam.paddle_class(h) for h in fam.heads if h != 'Model')}); "
+                              "pass --head to convert a narrower class without it")
+    others = [f[3] for f in fits[1:] if f[0] == best[0] and f[3] != "Model"]
+    return best[3], others
+
+
+def _sources(srcs, src_prefix) -> list:
+    """A head row's HF names (one, or several tied ones), with the base model's prefix filled in."""
+    return [s.format(base=src_prefix) for s in ((srcs,) if isinstance(srcs, str) else srcs)]
+
+
+def _is_bert_structured(config, tokenizer_kind) -> bool:
+    from .tokenizer_kind import WORDPIECE
+
+    return config.get("type_vocab_size") == 2 and tokenizer_kind == WORDPIECE
 
 
 def _source_prefix(canonical) -> str:

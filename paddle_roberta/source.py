@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ConversionError
 from .hub import looks_like_repo_id, resolve_repo_id
 from .tensors import read_shard_index
-
-# In the order transformers itself prefers them.
-WEIGHT_FILES = (
-    ("model.safetensors", "safetensors"),
-    ("model.safetensors.index.json", "safetensors (sharded)"),
-    ("pytorch_model.bin", "pytorch .bin"),
-    ("pytorch_model.bin.index.json", "pytorch .bin (sharded)"),
-)
+from .weight_files import HF_FORMATS, choose
 
 
 @dataclass
@@ -25,13 +18,16 @@ class Source:
     config: dict
     weight_files: list
     weight_format: str
+    notes: list = field(default_factory=list)  # which weights file was read, when there was a choice
+    weights_path: str = ""  # the file (or shard index) read
 
     def has_file(self, name: str) -> bool:
         return os.path.isfile(os.path.join(self.path, name))
 
 
-def resolve(src) -> Source:
-    """``src``: a local Hugging Face model directory, or a hub id (``clue/roberta_chinese_clue_tiny``)."""
+def resolve(src, weights=None) -> Source:
+    """``src``: a local Hugging Face model directory, or a hub id (``clue/roberta_chinese_clue_tiny``).
+    ``weights``: the weights file to read when the directory has several formats (``weight_files.choose``)."""
     path = os.fspath(src)
     if not os.path.exists(path) and looks_like_repo_id(path):
         path = resolve_repo_id(path)
@@ -40,14 +36,14 @@ def resolve(src) -> Source:
     if not os.path.isdir(path):
         raise ConversionError(f"{path}: not a directory (give the model directory that holds config.json)")
     config = read_config(os.path.join(path, "config.json"))
-    for name, kind in WEIGHT_FILES:
-        full = os.path.join(path, name)
-        if os.path.isfile(full):
-            files = read_shard_index(full) if name.endswith(".index.json") else [full]
-            return Source(path, config, files, kind)
-    raise ConversionError(
-        f"{path}: no weights found (looked for {', '.join(n for n, _ in WEIGHT_FILES)})"
-    )
+    notes = []
+    found = choose(path, HF_FORMATS, weights, notes)
+    if found is None:
+        looked = ", ".join(name for single, index, _ in HF_FORMATS for name in (single, index))
+        raise ConversionError(f"{path}: no weights found (looked for {looked})")
+    full, kind = found
+    files = read_shard_index(full) if full.endswith(".index.json") else [full]
+    return Source(path, config, files, kind, notes, full)
 
 
 def read_config(path: str) -> dict:

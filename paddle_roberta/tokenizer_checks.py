@@ -13,7 +13,8 @@ import json
 import os
 
 from .errors import ConversionError
-from .tokenizer_files import BERT_SPECIALS, BPE_SPECIALS, SENTENCEPIECE
+from .tokenizer_files import BERT_SPECIALS, BPE_SPECIALS
+from .tokenizer_kind import SENTENCEPIECE_FILE as SENTENCEPIECE
 
 JSON_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json")
 

@@ -25,22 +25,31 @@ import shutil
 
 from .errors import ConversionError
 from .source import read_json_object
+from .tokenizer_kind import BYTE_LEVEL_BPE, SENTENCEPIECE, SENTENCEPIECE_FILE, WORDPIECE, tokenizer_kind
+from .tokenizer_vocab import ADDED_TOKEN_FIELDS, read_vocabulary
 
-SENTENCEPIECE = "sentencepiece.bpe.model"  # XLM-RoBERTa's file name, in transformers and PaddleNLP
+# PaddleNLP's tokenizers return no attention_mask unless their model_input_names list it, and its models then
+# build the mask from config.pad_token_id. Listing it makes the everyday call ``model(**tokenizer(texts,
+# padding=True, return_tensors="pd"))`` pass the mask the tokenizer knows, as transformers' tokenizers do.
+MODEL_INPUT_NAMES = {WORDPIECE: ["input_ids", "token_type_ids", "attention_mask"],
+                     BYTE_LEVEL_BPE: ["input_ids", "attention_mask"],
+                     SENTENCEPIECE: ["input_ids", "attention_mask"]}
 BERT_SPECIALS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
 BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
                 "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
 
 
 def write_tokenizer(src: str, out: str, model_max_length: int) -> str | None:
-    """Write the tokenizer files into ``out``; returns the PaddleNLP class name, or None if the source has none."""
+    """Write the tokenizer files into ``out``; returns the PaddleNLP class name, or None if the source has none.
+    Every token the source adds past its vocabulary is written too (``_write_added_tokens``)."""
     source_config = read_json_object(os.path.join(src, "tokenizer_config.json"), missing_ok=True)
     specials_map = read_json_object(os.path.join(src, "special_tokens_map.json"), missing_ok=True)
-    if os.path.isfile(os.path.join(src, "vocab.txt")):
+    kind = tokenizer_kind(src)
+    if kind == WORDPIECE and os.path.isfile(os.path.join(src, "vocab.txt")):
         return _wordpiece(src, out, source_config, specials_map, model_max_length)
-    if os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
+    if kind == BYTE_LEVEL_BPE and os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
         return _byte_level_bpe(src, out, source_config, specials_map, model_max_length)
-    if os.path.isfile(os.path.join(src, SENTENCEPIECE)):
+    if kind == SENTENCEPIECE:
         return _sentencepiece(src, out, source_config, specials_map, model_max_length)
     if os.path.isfile(os.path.join(src, "tokenizer.json")):
         return _from_tokenizer_json(src, out, source_config, specials_map, model_max_length)
@@ -81,8 +90,8 @@ def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length
         settings = {"add_prefix_space": byte_level.get("add_prefix_space", False)}
         return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length, files_written=True)
     if kind == "Unigram":
-        raise ConversionError(f"{path}: a Unigram (SentencePiece) tokenizer without {SENTENCEPIECE}: PaddleNLP's "
-                              f"XLMRobertaTokenizer reads the SentencePiece model file itself; add {SENTENCEPIECE} from the hub repo")
+        raise ConversionError(f"{path}: a Unigram (SentencePiece) tokenizer without {SENTENCEPIECE_FILE}: PaddleNLP's "
+                              f"XLMRobertaTokenizer reads the SentencePiece model file itself; add {SENTENCEPIECE_FILE} from the hub repo")
     raise ConversionError(f"{path}: a {kind} tokenizer{'' if byte_level else ' without byte-level pre-tokenizer'} has no "
                           "PaddleNLP BERT/RoBERTa tokenizer class (WordPiece or byte-level BPE)")
 
@@ -111,6 +120,7 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
         "strip_accents": source_config.get("strip_accents"),
         "tokenize_chinese_chars": source_config.get("tokenize_chinese_chars", True),
         "model_max_length": model_max_length,
+        "model_input_names": MODEL_INPUT_NAMES[WORDPIECE],
         **_specials(BERT_SPECIALS, source_config, specials_map),
     }
     if not vocab_written:
@@ -129,8 +139,10 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
             )
         except Exception as e:
             raise ConversionError(f"{os.path.join(src, 'vocab.txt')}: not a WordPiece vocabulary ({str(e).splitlines()[0][:200]})") from None
+        _add_to_tokenizers_library(tok, read_vocabulary(src, WORDPIECE).added, src)
         tok.save(os.path.join(out, "tokenizer.json"))
     _write_configs(out, config)
+    _write_added_tokens(src, out, WORDPIECE, source_config, specials_map, as_special=False)
     return config["tokenizer_class"]
 
 
@@ -140,11 +152,13 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, fil
         "add_prefix_space": source_config.get("add_prefix_space", False),
         "errors": source_config.get("errors", "replace"),
         "model_max_length": model_max_length,
+        "model_input_names": MODEL_INPUT_NAMES[BYTE_LEVEL_BPE],
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }
     for name in ("vocab.json", "merges.txt") if not files_written else ():
         shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
     _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
+    _write_added_tokens(src, out, BYTE_LEVEL_BPE, source_config, specials_map, as_special=True)
     return config["tokenizer_class"]
 
 
@@ -155,17 +169,73 @@ def _sentencepiece(src, out, source_config, specials_map, model_max_length):
     config = {
         "tokenizer_class": "XLMRobertaTokenizer",
         "model_max_length": model_max_length,
+        "model_input_names": MODEL_INPUT_NAMES[SENTENCEPIECE],
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }
-    shutil.copyfile(os.path.join(src, SENTENCEPIECE), os.path.join(out, SENTENCEPIECE))
+    shutil.copyfile(os.path.join(src, SENTENCEPIECE_FILE), os.path.join(out, SENTENCEPIECE_FILE))
     _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
+    _write_added_tokens(src, out, SENTENCEPIECE, source_config, specials_map, as_special=True)
     return config["tokenizer_class"]
 
 
 # transformers' RobertaTokenizer(Fast) and XLMRobertaTokenizer(Fast) defaults: the mask token eats the space before it (so
 # "is <mask>." predicts " Paris"), every other special token keeps the text around it untouched.
 BPE_STRIP = {"mask_token": (True, False)}
-ADDED_TOKEN_FIELDS = ("lstrip", "rstrip", "single_word", "normalized")
+
+
+def _write_added_tokens(src, out, kind, source_config, specials_map, as_special):
+    """The tokens the source adds past its vocabulary, where PaddleNLP's ``from_pretrained`` reads them:
+    ``added_tokens.json`` (content -> id, appended in id order), and the source's additional special tokens as
+    AddedTokens in special_tokens_map.json.
+
+    ``as_special``: PaddleNLP's slow tokenizers (RobertaBPETokenizer, XLMRobertaTokenizer) honour an added
+    token's lstrip/rstrip only for special tokens and strip the spaces on both sides of every other one
+    (``"love <new> and"`` would lose the ``Ġ`` before ``and``), so there every added token is listed among the
+    additional special tokens with its flags: the ids are transformers' (verify checks them); decoding with
+    ``skip_special_tokens=True`` then drops these tokens too (README, known differences)."""
+    vocab = read_vocabulary(src, kind)
+    if vocab is None:
+        return
+    added = vocab.added
+    if added:
+        with open(os.path.join(out, "added_tokens.json"), "w", encoding="utf-8") as f:
+            json.dump({t.content: t.id for t in added}, f, indent=2, ensure_ascii=False)
+    extra = []
+    for where in (source_config, specials_map):
+        for value in where.get("additional_special_tokens") or []:
+            content = value.get("content") if isinstance(value, dict) else value
+            if isinstance(content, str) and content not in [t["content"] for t in extra]:
+                spec = vocab.declared.get(content)
+                fields = value if isinstance(value, dict) else (spec.flags if spec else {})
+                extra.append(_as_added_token(content, fields, special=True))
+    if as_special:
+        extra += [t.as_added_token() for t in added if t.content not in [e["content"] for e in extra]]
+    if not extra:
+        return
+    # AddedToken objects in special_tokens_map.json (PaddleNLP builds them from there), names in tokenizer_config.json
+    for name, value in (("special_tokens_map.json", extra), ("tokenizer_config.json", [t["content"] for t in extra])):
+        path = os.path.join(out, name)
+        doc = read_json_object(path)
+        doc["additional_special_tokens"] = value
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, ensure_ascii=False)
+
+
+def _as_added_token(content, fields, special) -> dict:
+    defaults = {"lstrip": False, "rstrip": False, "single_word": False, "normalized": not special}
+    return {"content": content, **{f: bool(fields.get(f, defaults[f])) for f in ADDED_TOKEN_FIELDS}}
+
+
+def _add_to_tokenizers_library(tok, added, src):
+    """Added tokens into a tokenizer.json built here from vocab.txt, at the source's ids."""
+    from tokenizers import AddedToken
+
+    for t in added:
+        token = AddedToken(t.content, **{f: v for f, v in t.as_added_token().items() if f != "content"})
+        (tok.add_special_tokens if t.special else tok.add_tokens)([token])
+        if tok.token_to_id(t.content) != t.id:
+            raise ConversionError(f"{src}: added token {t.content!r} has id {t.id}, but it would get "
+                                  f"{tok.token_to_id(t.content)} after the vocabulary")
 
 
 def _added_token_settings(src, source_config, specials_map) -> dict:

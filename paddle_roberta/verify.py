@@ -21,6 +21,7 @@ from . import parity
 from .errors import ConversionError
 from .check import head_of, hf_class_for, load_paddle
 from .mapping import FAMILIES
+from .weight_files import HF_FORMATS, PADDLE_FORMATS, choose
 
 SENTENCES = {
     "bert": ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。"],
@@ -44,18 +45,24 @@ FILL_MASK = {
 }
 
 
-def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
+def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None) -> dict:
+    """``weights``: a weights file (or several) of ``src`` or ``out`` to read where the directory holds two formats
+    (``weight_files.choose``: without it, two formats that disagree are refused)."""
     _check_same_model(src, out)
+    chosen = [os.fspath(weights)] if isinstance(weights, (str, os.PathLike)) else [os.fspath(w) for w in weights or ()]
+    hf_weights = (choose(src, HF_FORMATS, _in(src, chosen)) or ("", ""))[0]
+    paddle_weights = (choose(out, PADDLE_FORMATS, _in(out, chosen)) or (None, None))[0]
     quiet_libraries()
     import paddlenlp.transformers as pt
     import transformers
 
     stored = _stored_dtype(out)
-    paddle_model, paddle_class = load_paddle(out, dtype="float32" if stored != "float32" else None)
+    paddle_model, paddle_class = load_paddle(out, dtype="float32" if stored != "float32" else None, weights=paddle_weights)
     head = head_of(paddle_class)
     family = paddle_model.config.model_type
     fam = FAMILIES[family]
-    torch_model = getattr(transformers, hf_class_for(paddle_class)).from_pretrained(src).eval()
+    torch_model = getattr(transformers, hf_class_for(paddle_class)).from_pretrained(
+        src, use_safetensors=".safetensors" in os.path.basename(hf_weights)).eval()
     if stored != "float32":
         # half-precision output: both sides run float32 on the same rounded weights (torch rounds to
         # nearest even, as the conversion does), so the 1e-5 bar still measures the conversion alone
@@ -68,15 +75,16 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
 
     hf_tok = _hf_tokenizer(src, family)
     fill_texts = [t.format(mask=hf_tok.mask_token) for t in FILL_MASK[family]] if hf_tok is not None else []
-    texts = SENTENCES[family] + fill_texts + list(texts)
-    pd_tok = None
+    token_texts, pad_texts = _token_sentences(hf_tok, family) if hf_tok is not None else ([], [])
+    texts = SENTENCES[family] + fill_texts + token_texts + list(texts)
+    pd_tok, limit = None, None
     if hf_tok is not None and os.path.isfile(os.path.join(out, "tokenizer_config.json")):
         pd_tok = pt.AutoTokenizer.from_pretrained(out)
-        rows = []
-        for text in texts:
-            a, b = hf_tok(text)["input_ids"], pd_tok(text)["input_ids"]
-            rows.append({"text": text, "agree": a == b, "torch_ids": a, "paddle_ids": b})
-        report["tokenizer"] = {"torch": type(hf_tok).__name__, "paddle": type(pd_tok).__name__, "texts": rows}
+        rows = [_compare_ids(text, hf_tok, pd_tok, src) for text in dict.fromkeys(texts + pad_texts)]
+        texts = [t for t in texts if t not in {r["text"] for r in rows if r["verdict"] == "slow"}]  # ids differ: not batched
+        report["tokenizer"] = {"torch": type(hf_tok).__name__, "paddle": type(pd_tok).__name__, "texts": rows,
+                               "torch_size": len(hf_tok), "paddle_size": len(pd_tok),
+                               "added": sum(1 for i in hf_tok.added_tokens_decoder if i >= hf_tok.vocab_size)}
         # the model sees at most its positions: longer texts are cut there (the report lists them)
         report["truncated_to"] = limit = fam.positions(torch_model.config.max_position_embeddings,
                                                        torch_model.config.pad_token_id)
@@ -95,18 +103,98 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5) -> dict:
     torch_out = parity.run_torch(torch_model, inputs)
     paddle_out = parity.run_paddle(paddle_model, inputs, causal=parity.needs_causal_mask(family, head))
     for d in parity.compare(head, torch_out, paddle_out, inputs["attention_mask"]):
-        report["outputs"].append({"name": d.name, "shape": list(d.shape), "max_abs": d.max_abs, "max_rel": d.max_rel,
-                                  "within": d.within(atol), "padded_max_abs": d.padded_max_abs,
-                                  "padded_differs": d.padded_differs(atol)})
+        report["outputs"].append(_row(d, atol))
+    ids_agree = report["tokenizer"] is None or all(r["agree"] for r in report["tokenizer"]["texts"])
+    if ids_agree and not parity.needs_causal_mask(family, head):  # RobertaForCausalLM needs its causal mask: README
+        for label, feed in _paddle_way_calls(pd_tok, texts, limit, fam, head, inputs, paddle_model):
+            out_ = parity.run_paddle(paddle_model, feed)
+            for d in parity.compare(head, torch_out, out_, inputs["attention_mask"])[-(len(parity.HEAD_OUTPUTS[head]) + 1):]:
+                d.name = f"{label}: {d.name}"
+                report["outputs"].append(_row(d, atol))
     if head in ("ForMaskedLM", "ForPreTraining") and pd_tok is not None and hf_tok.mask_token:
         masked = [t for t in texts if hf_tok.mask_token in t]
         report["fill_mask"] = _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, masked, limit)
     report["ok"] = (
         all(o["within"] for o in report["outputs"])
-        and (report["tokenizer"] is None or all(r["agree"] for r in report["tokenizer"]["texts"]))
+        and (report["tokenizer"] is None or (all(r["agree"] for r in report["tokenizer"]["texts"])
+                                             and report["tokenizer"]["torch_size"] == report["tokenizer"]["paddle_size"]))
         and (report["fill_mask"] is None or all(r["agree"] for r in report["fill_mask"]))
     )
     return report
+
+
+def _compare_ids(text, hf_tok, pd_tok, src) -> dict:
+    """verdict "same" (PaddleNLP's ids are transformers' fast tokenizer's, what AutoTokenizer gives), "slow"
+    (they are transformers' slow tokenizer's, where transformers' own two disagree: PaddleNLP's tokenizers are
+    ports of the slow ones, README known differences), else "differs". ``agree``: not "differs"."""
+    a, b = hf_tok(text)["input_ids"], pd_tok(text)["input_ids"]
+    verdict = "same" if a == b else "differs"
+    slow_ids = None
+    if a != b:
+        slow_ids = _slow_tokenizer(src, type(hf_tok))(text)["input_ids"]
+        verdict = "slow" if slow_ids == b else "differs"
+    return {"text": text, "agree": verdict != "differs", "verdict": verdict, "torch_ids": a, "paddle_ids": b,
+            "torch_slow_ids": slow_ids}
+
+
+def _slow_tokenizer(src, fast_cls, _cache={}):
+    key = (src, fast_cls)
+    if key not in _cache:
+        import transformers
+
+        _cache.clear()
+        _cache[key] = getattr(transformers, fast_cls.__name__.removesuffix("Fast")).from_pretrained(src)
+    return _cache[key]
+
+
+def _in(folder, paths):
+    """The one of ``paths`` that lies in ``folder``, else None."""
+    for p in paths:
+        if os.path.dirname(os.path.abspath(p)) == os.path.abspath(folder):
+            return p
+    return None
+
+
+def _row(d, atol) -> dict:
+    return {"name": d.name, "shape": list(d.shape), "max_abs": d.max_abs, "max_rel": d.max_rel, "within": d.within(atol),
+            "padded_max_abs": d.padded_max_abs, "padded_differs": d.padded_differs(atol)}
+
+
+def _paddle_way_calls(pd_tok, texts, limit, fam, head, inputs, paddle_model):
+    """The batch as PaddleNLP users feed it: ``model(**tokenizer(texts, padding=True))`` — the written
+    tokenizer's default output as is — and, where the PaddleNLP model builds the mask from pad_token_id
+    itself, the same ids with no attention_mask (``model(input_ids)``). Judged against torch on the
+    correctly masked batch at the real tokens: a pad_token_id that is not the id the tokenizer pads with
+    masks real tokens and attends to padding there."""
+    if pd_tok is None:  # random ids: only the no-mask call, on the same ids
+        calls = []
+    else:
+        enc = pd_tok(texts, padding=True, truncation=True, max_length=limit)
+        default = {k: np.asarray(enc[k], dtype=np.int64) for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc}
+        if head == "ForMultipleChoice":
+            default = {k: np.repeat(v[:, None, :], inputs["input_ids"].shape[1], axis=1) for k, v in default.items()}
+        calls = [("tokenizer defaults", default)]
+    if fam.masks_pad_by_default:
+        calls.append(("no attention_mask", {k: v for k, v in inputs.items() if k != "attention_mask"}))
+    return calls
+
+
+def _token_sentences(hf_tok, family) -> tuple:
+    """Every added and every special token of the source's tokenizer in sentences, with and without spaces
+    around it (an added token's lstrip/rstrip decides what happens to them), eight tokens to a sentence:
+    ``(for the model, for the tokenizers only)`` — a literal pad token mid-text is a pad id, which
+    PaddleNLP's default mask hides, so the sentences with it only compare ids."""
+    words = {"bert": ("今天", "很好"), "xlm-roberta": ("Today", "très bien")}.get(family, ("Today", "is fine"))
+    tokens = [t.content for i, t in sorted(hf_tok.added_tokens_decoder.items())]
+    tokens += [t for t in hf_tok.all_special_tokens if t not in tokens]
+
+    def sentences(group):
+        return [f"{words[0]} " + " ".join(f"{t} {words[1]}" for t in group) + ".",
+                "".join(f"{words[0]}{t}" for t in group) + f" {words[1]}"]
+
+    plain = [t for t in tokens if t != hf_tok.pad_token]
+    for_model = [s for start in range(0, len(plain), 8) for s in sentences(plain[start:start + 8])]
+    return for_model, sentences([hf_tok.pad_token]) if hf_tok.pad_token in tokens else []
 
 
 def _stored_dtype(out) -> str:
@@ -123,6 +211,8 @@ def failures(report: dict) -> list:
     failed = [o["name"] for o in report["outputs"] if not o["within"]]
     if report["tokenizer"] and not all(r["agree"] for r in report["tokenizer"]["texts"]):
         failed.append("tokenizer ids")
+    if report["tokenizer"] and report["tokenizer"]["torch_size"] != report["tokenizer"]["paddle_size"]:
+        failed.append("tokenizer size")
     if report["fill_mask"] and not all(r["agree"] for r in report["fill_mask"]):
         failed.append("fill-mask top 5")
     return failed
@@ -206,9 +296,15 @@ def format_report(report: dict) -> str:
     if tok is None:
         lines.append("tokenizer: none in the source; random ids")
     else:
-        agree = sum(r["agree"] for r in tok["texts"])
-        lines.append(f"tokenizer: {tok['torch']} vs {tok['paddle']}: {agree}/{len(tok['texts'])} texts give identical ids")
+        agree = sum(r["verdict"] == "same" for r in tok["texts"])
+        slow = sum(r["verdict"] == "slow" for r in tok["texts"])
+        added = f", {tok['added']} of them added" if tok["added"] else ""
+        slow = f" ({slow} more: transformers' slow tokenizer's)" if slow else ""
+        lines.append(f"tokenizer: {tok['torch']} vs {tok['paddle']}: {agree}/{len(tok['texts'])} texts give identical ids{slow} "
+                     f"(every special and added token among them); {tok['torch_size']} vs {tok['paddle_size']} ids{added}")
         lines += [f"  DIFFERS: {r['text']!r}" for r in tok["texts"] if not r["agree"]]
+        lines += [f"  transformers' slow and fast tokenizers disagree, PaddleNLP gives the slow one's ids (not batched): "
+                  f"{r['text']!r}" for r in tok["texts"] if r["verdict"] == "slow"]
         lines += [f"  cut to the model's {report['truncated_to']} positions: {t[:60]!r}" for t in report["truncated"]]
     lines += ["", parity.TABLE_HEAD]
     for o in report["outputs"]:

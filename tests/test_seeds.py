@@ -1,6 +1,7 @@
 """Each seed model at its exact architecture (random weights: hub weights cannot be fetched here)."""
 
 import json
+import re
 
 import pytest
 
@@ -52,8 +53,10 @@ def test_seed_architecture(tmp_path, paddle_quiet, name):
     assert result.plan.paddle_class == seed.paddle_class
     config = json.loads((out / "config.json").read_text())
     for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pad_token_id"):
+                "max_position_embeddings", "type_vocab_size", "layer_norm_eps"):
         assert config[key] == seed.config[key], key
+    # CLUE's config says pad 1, which is [UNK] in its vocab.txt: the id the tokenizer pads with is written
+    assert config["pad_token_id"] == (0 if name.startswith("clue/") else seed.config["pad_token_id"])
     assert config["model_type"] == ("bert" if name.startswith("clue/") else seed.config["model_type"])
     for key in ("bos_token_id", "eos_token_id"):
         if key in seed.config:
@@ -71,7 +74,7 @@ def test_clue_as_roberta_would_be_wrong(tmp_path, paddle_quiet):
     model = build_checkpoint(str(src), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
     # verify compares with transformers' RobertaModel, which reads the config the same wrong way and agrees;
     # the model card's BertModel, what the checkpoint was trained as, does not
-    convert_with_report(src, out, family="roberta")
+    convert_with_report(src, out, family="roberta", verify=False)  # verify fails too: [UNK] is RoBERTa's pad id 1 here
     report = check(str(src), str(out), torch_model=model)
     assert max(d.max_abs for d in report["diffs"]) > 1e-2
 
@@ -134,7 +137,7 @@ def test_pretraining_state_dict_under_masked_lm(tmp_path):
     r = subprocess.run(cli + [str(src), str(tmp_path / "mlm")], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "dropped cls.seq_relationship.* (NSP head, not part of BertForMaskedLM)" in r.stdout
-    assert "PASS" in r.stdout and "fill-mask top 5: 6/6" in r.stdout
+    assert "PASS" in r.stdout and re.search(r"fill-mask top 5: (\d+)/\1 texts agree", r.stdout)
     assert json.loads((tmp_path / "mlm" / "config.json").read_text())["architectures"] == ["BertForMaskedLM"]
 
     r = subprocess.run(cli + [str(src), str(tmp_path / "pre"), "--head", "BertForPreTraining"], capture_output=True,

@@ -1,6 +1,7 @@
 """`paddle-roberta verify`: passes a good conversion, fails a tampered one; convert runs it by default."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -26,7 +27,7 @@ def test_convert_verifies_and_verify_fails_tampered_weights(tmp_path):
     build_checkpoint(str(src), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
     r = run("convert", src, out)
     assert r.returncode == 0, r.stderr
-    assert "tokenizer: BertTokenizerFast vs BertTokenizerFast: 9/9 texts give identical ids" in r.stdout
+    assert "tokenizer: BertTokenizerFast vs BertTokenizerFast: 13/13 texts give identical ids (every special and added token among them); 8021 vs 8021 ids" in r.stdout
     assert "PASS" in r.stdout and "| hidden_states[2] |" in r.stdout and "| pooler_output |" in r.stdout
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "| pooler_output |" in card and "AutoModel.from_pretrained" in card
@@ -34,7 +35,7 @@ def test_convert_verifies_and_verify_fails_tampered_weights(tmp_path):
     good = run("verify", src, out, "--text", "中文和English混合", "--json", tmp_path / "report.json")
     assert good.returncode == 0, good.stdout + good.stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    assert report["ok"] and len(report["tokenizer"]["texts"]) == 10
+    assert report["ok"] and len(report["tokenizer"]["texts"]) == 14
     assert all(o["max_abs"] <= 1e-5 for o in report["outputs"])
 
     weights = load_file(out / "model.safetensors")
@@ -44,7 +45,9 @@ def test_convert_verifies_and_verify_fails_tampered_weights(tmp_path):
     assert bad.returncode == 1 and "FAIL" in bad.stdout and "| hidden_states[2] |" in bad.stdout
     report = json.loads((tmp_path / "bad.json").read_text(encoding="utf-8"))
     failed = [o["name"] for o in report["outputs"] if not o["within"]]
-    assert failed == ["hidden_states[2]", "pooler_output"]  # the tampered layer and what follows it, nothing before
+    # the tampered layer and what follows it, nothing before, in each of the three calls
+    assert failed == [f"{call}{name}" for call in ("", "tokenizer defaults: ", "no attention_mask: ")
+                      for name in ("hidden_states[2]", "pooler_output")]
 
 
 def test_fill_mask_mid_sentence_and_no_verify(tmp_path):
@@ -54,7 +57,7 @@ def test_fill_mask_mid_sentence_and_no_verify(tmp_path):
     build_checkpoint(str(src), "RobertaForMaskedLM", SMALL_ROBERTA, vocab="bpe")
     r = run("convert", src, out)
     assert r.returncode == 0, r.stderr
-    assert "RobertaTokenizerFast vs RobertaBPETokenizer: 9/9" in r.stdout and "fill-mask top 5: 6/6" in r.stdout
+    assert "RobertaTokenizerFast vs RobertaBPETokenizer: 13/13" in r.stdout and re.search(r"fill-mask top 5: (\d+)/\1 texts agree", r.stdout)
 
     texts = ["Where is the <mask> of the <mask> park?", "<mask> <mask> is a walk.", "a <s> b </s> c <mask> of it"]
     r = run("verify", src, out, *[a for t in texts for a in ("--text", t)], "--json", tmp_path / "r.json")
