@@ -44,7 +44,12 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
         lines += [f'tokenizer = AutoTokenizer.from_pretrained("{name}")  # {tokenizer_class}',
                   'inputs = tokenizer("...", return_tensors="pd")',
                   "outputs = model(**inputs)"]
-    lines += ["```", "", "Pass an explicit `attention_mask`: without one PaddleNLP masks `pad_token_id` tokens, transformers none.", "",
+    lines += ["```", "",
+              "The tokenizer returns `attention_mask` by default and `pad_token_id` is the id it pads with, so this "
+              "call masks the padding as transformers does; ids from elsewhere need their mask passed.", "",
+              "Fine-tuning: `save_pretrained` into a new directory. Saved into this one, PaddleNLP writes "
+              "`model_state.pdparams` beside `model.safetensors` and its own loader keeps reading the old "
+              "safetensors; paddle-roberta then refuses the directory until `--weights` names the file to read.", "",
               "Faster loading (no random initialisation of weights that are then overwritten: a 1.3 GB model loads "
               "in about a tenth of the time): PaddleNLP's `low_cpu_mem_usage=True`, then the LayerNorm epsilons it "
               "skips setting (they stay at Paddle's 1e-5 otherwise; this model's is the config's `layer_norm_eps`):", "",
