@@ -8,10 +8,13 @@
 Needs paddlepaddle only (and paddlenlp for text input: the tokenizer beside the model). ``inference.json``
 beside the model names its inputs (name, dtype, rank) and outputs, in order.
 
-One Predictor may be shared by any number of threads (a threaded web server): the paddle.inference
-predictor underneath is not thread-safe (its input and output handles are shared, so concurrent calls
-return each other's results), so each call holds a lock from the first input copied in to the last output
-copied out. bench/bench_predictor_threads.py measured this against one ``predictor.clone()`` per thread.
+One Predictor may be shared by any number of threads (a threaded web server). The paddle.inference
+predictor underneath is not thread-safe (its input and output handles are shared: concurrent calls return
+each other's results), so every run is handed to one worker thread of the Predictor's, one at a time. A
+lock would be as safe, but oneDNN keeps its weight copies per calling thread: a distilroberta-base-sized
+classifier grew by ~0.65 GB for every server thread that called it (8 threads: 6.7 GB), against 1.3 GB
+with one worker thread; one ``predictor.clone()`` per thread was no faster on 2 cores and took the most
+memory (8 threads: 9.5 GB). Figures: bench/bench_predictor_threads.py, README "Serving from threads".
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -50,6 +54,7 @@ class Predictor:
         config.disable_glog_info()
         self._predictor = inference.create_predictor(config)
         self._lock = threading.Lock()
+        self._executor, self._worker_pid = None, None
         self._empty = None
         self._tokenizer = None
         self._tokenizer_lock = threading.Lock()
@@ -70,8 +75,14 @@ class Predictor:
         values = self._inputs(feed)
         if values[0].shape[0] == 0:
             return self.empty()
+        return self._worker().submit(self._run_on, self._predictor, values).result()
+
+    def _worker(self) -> ThreadPoolExecutor:
         with self._lock:
-            return self._run_on(self._predictor, values)
+            if self._worker_pid != os.getpid():  # a forked child has the executor but not its thread
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="paddle-roberta-predictor")
+                self._worker_pid = os.getpid()
+            return self._executor
 
     def _inputs(self, feed: dict) -> list:
         from .parity import causal_additive_mask

@@ -55,6 +55,26 @@ def test_one_predictor_shared_by_four_threads(exported):
     assert [len(g) for g in got] == [50] * 4 and not wrong, f"{len(wrong)} of 200 outputs differ, first {wrong[:5]}"
 
 
+def test_every_run_is_on_one_thread_whoever_calls(exported, monkeypatch):
+    """oneDNN keeps weight copies per calling thread (bench/bench_predictor_threads.py: ~0.65 GB each for a
+    distilroberta-base classifier), so a Predictor called from 8 threads must run the model on one."""
+    predictor = Predictor(str(exported[0]))
+    ran_on, run_on = set(), Predictor._run_on
+
+    def recording(self, p, values):
+        ran_on.add(threading.get_ident())
+        return run_on(self, p, values)
+
+    monkeypatch.setattr(Predictor, "_run_on", recording)
+    threads = [threading.Thread(target=predictor, args=(TEXTS[:i + 1],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    predictor(TEXTS)
+    assert len(ran_on) == 1 and threading.get_ident() not in ran_on, ran_on
+
+
 def test_a_string_is_one_text(exported):
     predictor = Predictor(str(exported[0]))
     one = predictor("Hello world, one text")["logits"]
