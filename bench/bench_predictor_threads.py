@@ -9,7 +9,10 @@ mode then runs in its own process: load, then each calling thread sends batch-1 
 Three ways to share one Predictor: serving.Predictor's (every run handed to one worker thread), a lock
 around each run on the caller's thread, and one predictor.clone() per calling thread; 1 (serving.Predictor
 only), 4 and 8 calling threads. Prints requests per second, the process's RSS after loading and while
-serving, and its peak RSS (VmHWM). Every output is checked against a one-thread run; "load avg" is the machine's
+serving, and its peak RSS (VmHWM), and the process's CPU time per request (user + system, all threads):
+on a shared machine requests/s depends on what else runs, and a process with more runnable threads gets a
+larger share of the cores; CPU time per request is the cost a dedicated machine would pay
+(2 cores / CPU time per request bounds its requests/s). Every output is checked against a one-thread run; "load avg" is the machine's
 1-minute load average after the mode ran (other work on a shared machine slows every mode). Nothing here is a test.
 """
 
@@ -37,7 +40,7 @@ LENGTHS = [16, 32, 64, 128]
 
 # One mode in one process; prints JSON.
 WORKER = r"""
-import json, sys, threading, time
+import json, os, sys, threading, time
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from paddle_roberta.serving import Predictor
@@ -98,15 +101,16 @@ threads = [threading.Thread(target=serve, args=(i,)) for i in range(n_threads)]
 for t in threads:
     t.start()
 start.wait()
-t0 = time.perf_counter()
+t0, cpu0 = time.perf_counter(), os.times()
 time.sleep(seconds)
 serving_rss = status("VmRSS")  # while every thread is still serving
-t1 = time.perf_counter()
+t1, cpu1 = time.perf_counter(), os.times()
 stop.set()
 for t in threads:
     t.join()
 n = sum(1 for d in done for t in d if t <= t1)
-print(json.dumps({"requests": n, "per_s": n / (t1 - t0), "loaded_rss": loaded, "serving_rss": serving_rss,
+cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+print(json.dumps({"requests": n, "per_s": n / (t1 - t0), "cpu_ms": 1000 * cpu / max(n, 1), "loaded_rss": loaded, "serving_rss": serving_rss,
                   "peak_rss": status("VmHWM"), "wrong": wrong[0]}))
 """
 
@@ -150,8 +154,8 @@ def main(argv=None):
           f"paddle.inference with oneDNN, 2 math threads per predictor; {args.shape} shape "
           f"RobertaForSequenceClassification, batch-1 requests of {'/'.join(map(str, LENGTHS))} tokens, "
           f"{args.seconds:g} s per mode, {args.rounds} rounds\n")
-    print("| mode | calling threads | requests/s | RSS after load MiB | RSS while serving MiB | peak RSS MiB | wrong outputs | load avg |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| mode | calling threads | requests/s | CPU ms per request | RSS after load MiB | RSS while serving MiB | peak RSS MiB | wrong outputs | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|")
     modes = [(m, n) for n in (1, 4, 8) for m in ("serving.Predictor (one worker thread)", "lock per call", "clone per thread")
              if n > 1 or m.startswith("serving")]
     for mode, n in modes * args.rounds:
@@ -160,7 +164,7 @@ def main(argv=None):
         if r.returncode != 0:
             raise SystemExit(f"{mode} failed:\n{r.stderr[-3000:]}")
         res = json.loads(r.stdout.strip().splitlines()[-1])
-        print(f"| {mode} | {n} | {res['per_s']:.1f} | {res['loaded_rss']} | {res['serving_rss']} | {res['peak_rss']} | "
+        print(f"| {mode} | {n} | {res['per_s']:.1f} | {res['cpu_ms']:.0f} | {res['loaded_rss']} | {res['serving_rss']} | {res['peak_rss']} | "
               f"{res['wrong']} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
