@@ -10,11 +10,12 @@ beside the model names its inputs (name, dtype, rank) and outputs, in order.
 
 One Predictor may be shared by any number of threads (a threaded web server). The paddle.inference
 predictor underneath is not thread-safe (its input and output handles are shared: concurrent calls return
-each other's results), so every run is handed to one worker thread of the Predictor's, one at a time. A
-lock would be as safe, but oneDNN keeps its weight copies per calling thread: a distilroberta-base-sized
-classifier grew by ~0.65 GB for every server thread that called it (8 threads: 6.7 GB), against 1.3 GB
-with one worker thread; one ``predictor.clone()`` per thread was no faster on 2 cores and took the most
-memory (8 threads: 9.5 GB). Figures: bench/bench_predictor_threads.py, README "Serving from threads".
+each other's results), so every run is handed to one worker thread of the Predictor's, one at a time;
+tokenizing stays on the caller's thread. A lock would be as safe, but oneDNN keeps its weight copies per
+calling thread: a distilroberta-base-sized classifier took 3.3 GB from 4 server threads and 6.0 GB from 8
+under a lock, 1.3 GB with the worker thread, and 4.6 / 8.5 GB with one ``predictor.clone()`` per thread.
+At 4 threads the three served the same requests/s within the noise of a shared 2-core machine
+(bench/bench_predictor_threads.py, bench/predictor-threads-2026-11-25.md).
 """
 
 from __future__ import annotations
