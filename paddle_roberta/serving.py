@@ -104,14 +104,17 @@ class Predictor:
         return {name: predictor.get_output_handle(h).copy_to_cpu() for name, h in zip(self.output_names, handles)}
 
     def empty(self) -> dict:
-        """The outputs of a batch of 0 texts: each output's array with 0 for its batch dimension (and for its
-        sequence or choices dimension), its other dimensions and dtype as the model gives them. The graph's
+        """The outputs of a batch of 0 texts: each output's array with 0 for its batch dimension (and for the
+        sequence, per-token outputs), its other dimensions and dtype as the model gives them. The graph's
         handles do not say those before a run, so they come from one run on a single token, once."""
         if self._empty is None:
-            one = {i["name"]: np.ones((1, 1, 1) if i["rank"] == 3 else (1, 1), np.int64) for i in self.spec["inputs"]}
-            out = self.run(one)
-            self._empty = {name: np.zeros([0] + [0 if (d == 1 and (name in self.spec["per_token"] or self.spec["rank"] == 3))
-                                                 else value.shape[d] for d in range(1, value.ndim)], value.dtype)
+            shape = (1, 1)
+            if self.spec["rank"] == 3:  # PaddleNLP's multiple-choice heads reshape to [-1, num_choices]
+                with open(os.path.join(self.path, "config.json"), encoding="utf-8") as f:
+                    shape = (1, json.load(f).get("num_choices") or 2, 1)
+            out = self.run({i["name"]: np.ones(shape, np.int64) for i in self.spec["inputs"]})
+            self._empty = {name: np.zeros((0,) + tuple(0 if d == 1 and name in self.spec["per_token"] else value.shape[d]
+                                                       for d in range(1, value.ndim)), value.dtype)
                            for name, value in out.items()}
         return {name: value.copy() for name, value in self._empty.items()}
 

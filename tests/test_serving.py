@@ -113,3 +113,26 @@ def test_an_empty_batch_gives_empty_outputs(exported):
     for out in (predictor([]), predictor.run(predictor.tokenize([]))):
         assert list(out) == ["logits"] and out["logits"].shape == (0, 3) and out["logits"].dtype == np.float32
     assert predictor(TEXTS[:2])["logits"].shape == (2, 3)  # and it still serves
+
+
+@pytest.mark.parametrize("family,hf_class", [("bert", "BertModel"), ("bert", "BertForTokenClassification"),
+                                             ("bert", "BertForMultipleChoice"), ("roberta", "RobertaForCausalLM")])
+def test_empty_batch_shapes_for_every_kind_of_output(tmp_path, paddle_quiet, family, hf_class):
+    """Per-output rank, trailing sizes (the choices of multiple choice too) and dtype as a real call gives them;
+    0 for the batch and, for per-token outputs, the sequence, which an empty batch does not have."""
+    src, pd, served = tmp_path / "hf", tmp_path / "paddle", tmp_path / "served"
+    build_checkpoint(str(src), hf_class, dict(TINY[family], vocab_size=700, max_position_embeddings=66), seed=43,
+                     vocab="wordpiece" if family == "bert" else "bpe")
+    convert(src, pd, verify=False)
+    export_inference(pd, served, verify=False)
+    predictor = Predictor(str(served))
+    choices = hf_class.endswith("MultipleChoice")
+    real = predictor([["a text", "another"]] * 2 if choices else ["a text", "another"])
+    empty = predictor([])
+    assert list(empty) == list(real)
+    for name, value in real.items():
+        zeroed = (0, 0) if name in predictor.spec["per_token"] else (0,)
+        assert empty[name].shape == zeroed + value.shape[len(zeroed):] and empty[name].dtype == value.dtype, name
+    if choices:
+        with pytest.raises(TypeError, match="list of lists of choices"):
+            predictor(["a text", "another"])  # one question's choices, not wrapped: would be read letter by letter
