@@ -41,14 +41,25 @@ def converted_dir(src, **options) -> str:
     return out
 
 
-def from_pretrained(src, cls=None, **options):
+def from_pretrained(src, cls=None, dtype=None, weights=None, **options):
     """The PaddleNLP model for ``src`` (a Hugging Face directory or hub id, converted into the cache first,
     or a directory this tool converted, loaded as is): ``cls`` a PaddleNLP class or its name, default the
-    class the conversion chose (the checkpoint's head). Loaded with no random initialisation (``loading``)."""
+    class the conversion chose (the checkpoint's head). Loaded with no random initialisation (``loading``).
+
+    ``dtype`` ("float32", "float16", "bfloat16") is the dtype of the model returned. For a Hugging Face
+    source it is also the dtype the cache holds it in (each dtype its own cache entry; default float32).
+    For a converted directory it casts on load; by default the directory's own dtype, but float32 on CPU
+    for a float16/bfloat16 directory (with a warning: Paddle has no CPU kernels for them).
+
+    ``weights``: the weights file to read where the directory holds two formats that differ (a source with
+    safetensors and .bin; a fine-tune saved in place beside the converted safetensors): without it such a
+    directory is refused (``weight_files``)."""
     from .loading import load
 
-    out = os.fspath(src) if is_converted(src) else converted_dir(src, **options)
-    return load(out, cls)
+    if is_converted(src):
+        return load(os.fspath(src), cls, dtype, weights)
+    return load(converted_dir(src, **options, **({"dtype": dtype} if dtype else {}), **({"weights": weights} if weights else {})),
+                cls, dtype)
 
 
 def is_converted(path) -> bool:

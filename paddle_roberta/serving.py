@@ -3,17 +3,32 @@
     from paddle_roberta.serving import Predictor
     predictor = Predictor("served/")                     # oneDNN on, 2 CPU threads
     outputs = predictor(["中国的首都是北京。", "Hello world"])  # {"logits": array, ...}
+    outputs = predictor("one text")                      # a batch of one
 
 Needs paddlepaddle only (and paddlenlp for text input: the tokenizer beside the model). ``inference.json``
 beside the model names its inputs (name, dtype, rank) and outputs, in order.
+
+One Predictor may be shared by any number of threads (a threaded web server). The paddle.inference
+predictor underneath is not thread-safe (its input and output handles are shared: concurrent calls return
+each other's results), so every run is handed to one worker thread of the Predictor's, one at a time;
+tokenizing stays on the caller's thread. A lock would be as safe, but oneDNN keeps its weight copies per
+calling thread: a distilroberta-base-sized classifier took 3.3 GB from 4 server threads and 6.0 GB from 8
+under a lock, 1.3 GB with the worker thread, and 4.6 / 8.5 GB with one ``predictor.clone()`` per thread.
+At 4 threads the three served the same requests/s within the noise of a shared 2-core machine
+(bench/bench_predictor_threads.py, bench/predictor-threads-2026-11-25.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from .errors import ConversionError
 
 INFERENCE_JSON = "inference.json"
 
@@ -22,10 +37,15 @@ class Predictor:
     def __init__(self, path: str, threads: int = 2, mkldnn: bool = True):
         from paddle import inference
 
-        self.path = path
-        with open(os.path.join(path, INFERENCE_JSON), encoding="utf-8") as f:
+        self.path = os.fspath(path)
+        spec_path = os.path.join(self.path, INFERENCE_JSON)
+        if not os.path.isfile(spec_path):
+            raise ConversionError(f"{spec_path}: not found, so {self.path} is not a Paddle Inference export; "
+                                  f"run `paddle-roberta export DIR DEST --to inference` and load DEST")
+        with open(spec_path, encoding="utf-8") as f:
             self.spec = json.load(f)
-        config = inference.Config(os.path.join(path, self.spec["model_file"]), os.path.join(path, self.spec["params_file"]))
+        config = inference.Config(os.path.join(self.path, self.spec["model_file"]),
+                                  os.path.join(self.path, self.spec["params_file"]))
         config.disable_gpu()
         config.set_cpu_math_library_num_threads(threads)
         if mkldnn:
@@ -34,7 +54,11 @@ class Predictor:
             config.disable_mkldnn()
         config.disable_glog_info()
         self._predictor = inference.create_predictor(config)
+        self._lock = threading.Lock()
+        self._executor, self._worker_pid = None, None
+        self._empty = None
         self._tokenizer = None
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def input_names(self) -> list:
@@ -47,31 +71,81 @@ class Predictor:
     def run(self, feed: dict) -> dict:
         """``feed``: input name -> numpy array (ids and masks as the model's inputs say); returns output name -> array.
         A causal LM exported from PaddleNLP's RobertaForCausalLM takes the 2-D 0/1 mask here too: the
-        additive causal mask it needs is built from it (``spec["causal_mask"]``)."""
+        additive causal mask it needs is built from it (``spec["causal_mask"]``). A batch of 0 returns
+        arrays with a 0 batch dimension."""
+        values = self._inputs(feed)
+        if values[0].shape[0] == 0:
+            return self.empty()
+        return self._worker().submit(self._run_on, self._predictor, values).result()
+
+    def _worker(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._worker_pid != os.getpid():  # a forked child has the executor but not its thread
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="paddle-roberta-predictor")
+                self._worker_pid = os.getpid()
+            return self._executor
+
+    def _inputs(self, feed: dict) -> list:
         from .parity import causal_additive_mask
 
+        values = []
         for spec in self.spec["inputs"]:
             value = np.asarray(feed[spec["name"]])
             if spec["name"] == "attention_mask" and self.spec.get("causal_mask") and value.ndim == 2:
                 value = causal_additive_mask(value)
-            self._predictor.get_input_handle(spec["name"]).copy_from_cpu(np.ascontiguousarray(value.astype(spec["dtype"])))
-        self._predictor.run()
-        handles = self._predictor.get_output_names()
-        return {name: self._predictor.get_output_handle(h).copy_to_cpu() for name, h in zip(self.output_names, handles)}
+            values.append(np.ascontiguousarray(value.astype(spec["dtype"])))
+        return values
+
+    def _run_on(self, predictor, values: list) -> dict:
+        for spec, value in zip(self.spec["inputs"], values):
+            predictor.get_input_handle(spec["name"]).copy_from_cpu(value)
+        predictor.run()
+        handles = predictor.get_output_names()
+        return {name: predictor.get_output_handle(h).copy_to_cpu() for name, h in zip(self.output_names, handles)}
+
+    def empty(self) -> dict:
+        """The outputs of a batch of 0 texts: each output's array with 0 for its batch dimension (and for the
+        sequence, per-token outputs), its other dimensions and dtype as the model gives them. The graph's
+        handles do not say those before a run, so they come from one run on a single token, once."""
+        if self._empty is None:
+            shape = (1, 1)
+            if self.spec["rank"] == 3:  # PaddleNLP's multiple-choice heads reshape to [-1, num_choices]
+                with open(os.path.join(self.path, "config.json"), encoding="utf-8") as f:
+                    shape = (1, json.load(f).get("num_choices") or 2, 1)
+            out = self.run({i["name"]: np.ones(shape, np.int64) for i in self.spec["inputs"]})
+            self._empty = {name: np.zeros((0,) + tuple(0 if d == 1 and name in self.spec["per_token"] else value.shape[d]
+                                                       for d in range(1, value.ndim)), value.dtype)
+                           for name, value in out.items()}
+        return {name: value.copy() for name, value in self._empty.items()}
 
     def tokenize(self, texts, text_pairs=None, max_length=None) -> dict:
-        """The model's inputs for ``texts`` (a list of strings; for multiple choice, a list of lists of
-        choices), padded, with the tokenizer beside the model."""
-        if self._tokenizer is None:
-            import paddlenlp.transformers as pt
+        """The model's inputs for ``texts`` (a string, or a list of strings; for multiple choice, a list of lists
+        of choices), padded, with the tokenizer beside the model. ``max_length`` past the model's positions
+        (``spec["max_length"]``) is clamped to them, with a warning."""
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                import paddlenlp.transformers as pt
 
-            self._tokenizer = pt.AutoTokenizer.from_pretrained(self.path)
+                self._tokenizer = pt.AutoTokenizer.from_pretrained(self.path)
         choices = self.spec["rank"] == 3
+        if isinstance(texts, str):  # one text, not a list of characters
+            texts = [texts]
+        if isinstance(text_pairs, str):
+            text_pairs = [text_pairs]
+        if choices and any(isinstance(group, str) for group in texts):
+            raise TypeError("a multiple-choice model takes a list of lists of choices (one list per question)")
         flat = [t for group in texts for t in group] if choices else list(texts)
         pairs = None
         if text_pairs is not None:
             pairs = [t for group in text_pairs for t in group] if choices else list(text_pairs)
-        limit = max_length or self.spec["max_length"]
+        limit = self.spec["max_length"]
+        if max_length is not None and max_length > limit:
+            # longer inputs would index past the position table: the model cannot read them
+            warnings.warn(f"max_length {max_length} is past the model's {limit} positions; clamped to {limit}",
+                          stacklevel=3)
+        limit = min(max_length or limit, limit)
+        if not flat:
+            return {name: np.zeros((0,) * i["rank"], dtype=np.int64) for name, i in zip(self.input_names, self.spec["inputs"])}
         enc = self._tokenizer(flat, pairs, padding=True, truncation=True, max_length=limit, return_attention_mask=True)
         feed = {name: np.asarray(enc[name], dtype=np.int64) for name in self.input_names if name in enc}
         if "token_type_ids" in self.input_names and "token_type_ids" not in feed:
