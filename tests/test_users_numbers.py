@@ -232,9 +232,13 @@ def test_fine_tune_saved_in_place_is_never_read_stale(tmp_path, paddle_quiet):
     assert "model_state.pdparams is newer" in r.stderr and "--weights FILE" in r.stderr
     r = run("verify", src, out)
     assert r.returncode == 1 and "hold different weights" in r.stderr
+    import paddle_roberta
+
+    with pytest.raises(ConversionError, match="hold different weights"):
+        paddle_roberta.from_pretrained(out)
     with pytest.raises(ConversionError, match="hold different weights"):
         load(str(out))
-    model = load(str(out), weights="model_state.pdparams")
+    model = paddle_roberta.from_pretrained(out, weights="model_state.pdparams")
     assert all(np.array_equal(v.numpy(), tuned[k]) for k, v in model.state_dict().items())
 
     r = run("export", out, tmp_path / "tuned", "--weights", out / "model_state.pdparams")
