@@ -181,14 +181,15 @@ def _family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, no
     if forced and forced not in mapping.FAMILIES:
         raise ConversionError(f"family {forced!r} is not one of {sorted(mapping.FAMILIES)}")
 
+    if model_type is not None and model_type not in mapping.FAMILIES and not forced:
+        # e.g. camembert: a RoBERTa body, but a tokenizer id layout of its own that the XLM-R files would get wrong
+        raise ConversionError(f"{config_path}: model_type {model_type!r} is not supported ({_families()}); "
+                              "pass --family if the checkpoint is one of these")
     declared, declared_head = None, None  # what config.json says, when it says anything
     if arch is not None and arch not in mapping.NO_PADDLE_CLASS:
         declared, declared_head = _split_arch(arch, config_path, unknown_ok=bool(forced or forced_head))
-    if declared is None and model_type is not None:
-        if model_type not in mapping.FAMILIES and not forced:
-            raise ConversionError(f"{config_path}: model_type {model_type!r} is not supported ({_families()}); "
-                                  "pass --family if the checkpoint is one of these")
-        declared = model_type if model_type in mapping.FAMILIES else None
+    if declared is None and model_type in mapping.FAMILIES:
+        declared = model_type
 
     if forced:
         family = forced
@@ -211,10 +212,8 @@ def _family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, no
 
     if forced_head:
         return fam, _head_name(forced_head, fam)
-    if declared_head is not None and (family == declared or declared_head == "Model"
-                                      or fam.heads.get(declared_head) == mapping.FAMILIES[declared].heads[declared_head]):
-        if declared_head not in fam.heads:
-            raise ConversionError(f"{config_path}: {arch} has no PaddleNLP {family} class ({', '.join(fam.heads)})")
+    # the head config.json names, when the decided family's table reads the same tensors for it
+    if declared_head in fam.heads and fam.heads[declared_head].rows == mapping.FAMILIES[declared].heads[declared_head].rows:
         return fam, declared_head
     head, others = _head_from_tensors(fam, canonical, names_shapes)
     if declared_head is not None and head != declared_head:  # a head of another family on a BERT-structured body
