@@ -76,11 +76,12 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None) -> di
     hf_tok = _hf_tokenizer(src, family)
     fill_texts = [t.format(mask=hf_tok.mask_token) for t in FILL_MASK[family]] if hf_tok is not None else []
     token_texts, pad_texts = _token_sentences(hf_tok, family) if hf_tok is not None else ([], [])
-    texts = SENTENCES[family] + fill_texts + token_texts + list(texts)
+    user = list(texts)
+    texts = SENTENCES[family] + fill_texts + token_texts + user
     pd_tok, limit = None, None
     if hf_tok is not None and os.path.isfile(os.path.join(out, "tokenizer_config.json")):
         pd_tok = pt.AutoTokenizer.from_pretrained(out)
-        rows = [_compare_ids(text, hf_tok, pd_tok, src) for text in dict.fromkeys(texts + pad_texts)]
+        rows = [_compare_ids(text, hf_tok, pd_tok, src) for text in dict.fromkeys(texts[:len(texts) - len(user)] + pad_texts + user)]
         texts = [t for t in texts if t not in {r["text"] for r in rows if r["verdict"] == "slow"}]  # ids differ: not batched
         report["tokenizer"] = {"torch": type(hf_tok).__name__, "paddle": type(pd_tok).__name__, "texts": rows,
                                "torch_size": len(hf_tok), "paddle_size": len(pd_tok),

@@ -149,3 +149,15 @@ def test_pretraining_state_dict_under_masked_lm(tmp_path):
     r = subprocess.run(cli + [str(src), str(tmp_path / "qa"), "--head", "BertForQuestionAnswering"], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 1 and "qa_outputs.weight is missing" in r.stderr and not (tmp_path / "qa").exists()
+
+
+def test_clue_tiny_with_a_2019_config(tmp_path):
+    """clue_tiny's exact shape with config.json as transformers 2.x wrote it: no model_type, no architectures.
+    The family comes from the evidence (vocab.txt, two token types) and the result verifies."""
+    seed = SEEDS["clue/roberta_chinese_clue_tiny"]
+    old = {k: v for k, v in seed.config.items() if k != "model_type"}
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    build_checkpoint(str(src), "BertModel", seed.config, vocab=seed.vocab, config_json=old)
+    result = convert_with_report(src, out)
+    assert result.plan.paddle_class == "BertModel" and result.verify_report["ok"]
+    assert any(n.startswith("family: ") and "names none; bert from" in n for n in result.plan.notes)
