@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 from . import __version__
 from .errors import ConversionError
+from .signals import Terminated, handled, pause_point
 
 
 def _tolerance(text: str) -> float:
@@ -68,14 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminated(signum, frame):
-    # as for Ctrl-C: unwinding runs the cleanup that removes the half-written temporary directory
-    raise SystemExit(128 + signum)
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminated)
+    # SIGTERM and Ctrl-C unwind (the cleanup removes the half-written temporary directory), even once
+    # paddle, which replaces the SIGTERM handler when imported, is loaded (signals.py)
+    with handled():
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         if args.command == "convert":
             return _convert(args)
@@ -85,6 +86,11 @@ def main(argv=None) -> int:
             return _export(args)
         if args.command == "list":
             return _list(args.json)
+        if args.command == "cache":
+            return _cache(args)
+    except Terminated as e:
+        print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)
+        return e.code
     except ConversionError as e:
         if args.debug:
             raise
@@ -140,6 +146,7 @@ def _verify(args) -> int:
         raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
     try:
         report = verify(src, args.out, texts=args.text, atol=args.atol)
+        pause_point("verifying")
     except ConversionError:
         raise
     except Exception as e:  # a model or tokenizer that loads for conversion but not in a framework

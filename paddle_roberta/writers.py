@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import pickle
+from contextlib import contextmanager
 
 import numpy as np
 
 from .tensors import BFLOAT16
 
 SAFETENSORS_DTYPE = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", BFLOAT16: "BF16"}
+
+
+@contextmanager
+def naming(path: str):
+    """An OSError from writing an open file (a full disk: ENOSPC, EFBIG) carries no file name: give it ``path``,
+    so that the error says which file could not be written."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None:
+            e.filename = path
+        raise
 
 
 class SafetensorsWriter:
@@ -33,8 +46,10 @@ class SafetensorsWriter:
             offset += nbytes
         raw = json.dumps(header, separators=(",", ":")).encode()
         raw += b" " * (-(8 + len(raw)) % 8)
+        self._path = path
         self._file = open(path, "wb")
-        self._file.write(len(raw).to_bytes(8, "little") + raw)
+        with naming(path):
+            self._file.write(len(raw).to_bytes(8, "little") + raw)
         self._next = 0
         self._rows = 0  # rows of the current tensor written so far
 
@@ -46,16 +61,21 @@ class SafetensorsWriter:
                 self._rows + rows > (want_shape[0] if want_shape else 1) or array.ndim != len(want_shape):
             raise AssertionError(f"writer expected {self._pending[self._next]}, got {(name, array.dtype, array.shape)}")  # a planning bug
         # the array's own buffer, as bytes (a uint8 view also covers ml_dtypes' bfloat16): no copy
-        self._file.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+        with naming(self._path):
+            self._file.write(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
         self._rows += rows
         if self._rows == (want_shape[0] if want_shape else 1):
             self._next, self._rows = self._next + 1, 0
 
     def abort(self):
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:
+            pass  # the error being handled is the one to report
 
     def close(self):
-        self._file.close()
+        with naming(self._path):
+            self._file.close()
         if self._next != len(self._pending):
             raise AssertionError(f"{len(self._pending) - self._next} tensors planned but not written")
 
@@ -84,7 +104,7 @@ class PdparamsWriter:
         self._state = None
 
     def close(self):
-        with open(self._path, "wb") as f:
+        with naming(self._path), open(self._path, "wb") as f:
             pickle.dump(self._state, f, protocol=5)  # 5 writes array buffers in place: no second copy
         self._state = None
 
