@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled as for verify)")
     e.add_argument("--quiet", action="store_true", help="no summary")
     e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    k = sub.add_parser("cache", help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else ~/.cache/paddle_roberta)")
+    k.add_argument("action", choices=["list", "clear"], help="list: its entries, least recently used first; clear: remove them")
+    k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     ls = sub.add_parser("list", help="the seed models this project knows, with their shapes")
     ls.add_argument("--json", action="store_true", help="machine-readable, with each seed's whole config")
@@ -129,8 +134,6 @@ def _convert(args) -> int:
 
 
 def _verify(args) -> int:
-    import os
-
     from .output_dir import MARKER, written_by_us
     from .source import read_config, resolve
     from .verify import format_report, verify, write_json
@@ -192,6 +195,32 @@ def _export_inference(args) -> int:
         if result["verify_report"]:
             print("\n" + result["verify_report"]["text"])
     return 0
+
+
+def _cache(args) -> int:
+    import time
+
+    from . import cache
+
+    root = cache.cache_root()
+    if args.action == "clear":
+        try:
+            gone = cache.clear(root)
+        except OSError as e:
+            raise ConversionError(f"removing {e.filename or root}: {e.strerror or e}") from None
+        print(f"{root}: removed {len(gone)} entries ({_size(sum(e.size for e in gone))})")
+        return 0
+    found = cache.entries(root)
+    print(f"{root}: {len(found)} entries, {_size(sum(e.size for e in found))} (unused for {cache.MAX_AGE_DAYS} days, "
+          f"or beyond {_size(cache.max_bytes())}: removed at the next use)")
+    for e in found:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+        print(f"  {os.path.basename(e.path)}  {_size(e.size):>10}  last used {used}  {e.paddle_class}  from {e.source}")
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _list(as_json: bool) -> int:
