@@ -14,7 +14,6 @@ into the same parent, with a note on stderr.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ import sys
 from contextlib import contextmanager
 
 from . import __version__
+from .digests import file_sha256
 from .errors import ConversionError
 from .signals import deferred
 
@@ -130,20 +130,6 @@ def _unchanged(path: str, want) -> bool:
     return isinstance(want, dict) and st.st_size == want.get("size") and file_sha256(path, st) == want.get("sha256")
 
 
-# sha256 by (path, inode, size, mtime, ctime): the check before converting and the one just before the
-# rename read a large weights file once, not twice.
-_DIGESTS: dict = {}
-
-
-def file_sha256(path: str, st=None) -> str:
-    st = st or os.stat(path)
-    key = (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    if key not in _DIGESTS:
-        with open(path, "rb") as f:
-            _DIGESTS[key] = hashlib.file_digest(f, "sha256").hexdigest()
-    return _DIGESTS[key]
-
-
 TEMP_RE = re.compile(r"^\.(?P<out>.+)\.(?:tmp|old)-(?P<pid>\d+)-[0-9a-f]{12}$")
 
 
@@ -203,11 +189,16 @@ def building(out: str, overwrite: bool):
         os.chmod(tmp, 0o777 & ~_umask())
         _move_into_place(tmp, out, overwrite)
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise ConversionError(describe_os_error(e, tmp, out)) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         raise
+
+
+def _remove(tmp: str) -> None:
+    with deferred():  # a signal now would cut the cleanup short: it is handled right after
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def describe_os_error(e: OSError, tmp: str, out: str) -> str:
@@ -252,7 +243,7 @@ def _move_into_place(tmp: str, out: str, overwrite: bool):
         os.mkdir(old, 0o700)
         os.rename(out, os.path.join(old, "out"))
         os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def written_by_us(path: str) -> bool:

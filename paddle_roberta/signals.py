@@ -92,8 +92,12 @@ def handled():
 
 @contextmanager
 def deferred():
-    """A few steps no signal may split (the renames that swap OUT): one that arrives waits until the end."""
+    """A few steps no signal may split (the renames that swap OUT): one that arrives waits until the end.
+    Only the main thread needs it: Python runs signal handlers there, so other threads are never interrupted."""
     global _held
+    if not _in_main_thread():
+        yield
+        return
     _held += 1
     try:
         yield
