@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--family", choices=["bert", "roberta", "xlm-roberta"], help="override family detection")
     c.add_argument("--head", metavar="CLASS", help="convert to this head (e.g. BertForPreTraining) instead of the one "
                    "config.json names, when the checkpoint holds its tensors")
-    c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
+    c.add_argument("--overwrite", action="store_true", help="replace OUT when all it holds is this tool's unchanged "
+                   "output (only once the new one is complete)")
     c.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
     c.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
     c.add_argument("--quiet", action="store_true", help="no progress lines (shown on a terminal), no summary")
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--to", choices=["huggingface", "inference"], default="huggingface",
                    help="huggingface: transformers directory; inference: static graph for paddle.inference")
     e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the dygraph Paddle model)")
-    e.add_argument("--overwrite", action="store_true", help="replace DEST if this tool wrote it")
+    e.add_argument("--overwrite", action="store_true", help="replace DEST when all it holds is this tool's unchanged output")
     e.add_argument("--no-verify", action="store_true", help="skip loading the result in transformers and comparing")
     e.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled as for verify)")
     e.add_argument("--quiet", action="store_true", help="no summary")
