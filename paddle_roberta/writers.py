@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -50,11 +49,10 @@ class SafetensorsWriter:
         raw = json.dumps(header, separators=(",", ":")).encode()
         raw += b" " * (-(8 + len(raw)) % 8)
         self._path = path
-        # sha256 for conversion.json, computed as the bytes go out, in a worker thread while the next block
-        # is converted (hashlib releases the GIL): re-reading and hashing 1.3 GB afterwards costs ~1 s more
+        # sha256 for conversion.json, fed as the bytes go out: re-reading the file afterwards would add the
+        # reads. Not in a worker thread: handing the GIL back and forth with the converting thread, several
+        # times per block, made a 1.3 GB conversion twice as slow here (Python's 5 ms switch interval).
         self._sha = hashlib.sha256()
-        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-        self._hashing = None
         self._file = open(path, "wb")
         self._out(len(raw).to_bytes(8, "little") + raw)
         self._next = 0
@@ -76,12 +74,9 @@ class SafetensorsWriter:
     def _out(self, data):
         with naming(self._path):
             self._file.write(data)
-        if self._hashing is not None:
-            self._hashing.result()  # one block in flight at most: memory stays at one block
-        self._hashing = self._hasher.submit(self._sha.update, data)
+        self._sha.update(data)
 
     def abort(self):
-        self._hasher.shutdown(cancel_futures=True)
         try:
             self._file.close()
         except OSError:
@@ -90,7 +85,6 @@ class SafetensorsWriter:
     def close(self):
         with naming(self._path):
             self._file.close()
-        self._hasher.shutdown(wait=True)
         if self._next != len(self._pending):
             raise AssertionError(f"{len(self._pending) - self._next} tensors planned but not written")
         remember(self._path, self._sha.hexdigest())
