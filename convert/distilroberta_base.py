@@ -1,13 +1,18 @@
-"""Convert distilroberta-base into PaddleNLP RobertaForMaskedLM.
+"""Convert distilroberta-base, or a fine-tune of it, into PaddleNLP.
 
-Expects RobertaForMaskedLM shapes: 6 layers, hidden 768, 12 heads,
-intermediate 3072, vocab 50265, 514 positions,
-1 token type(s); refuses a checkpoint of any other shape.
+Any head on an encoder of distilroberta-base's shape converts to its PaddleNLP class (RobertaForMaskedLM as
+published; a RobertaForSequenceClassification or other fine-tune of it just as well): 6 layers,
+hidden 768, 12 heads, intermediate 3072, vocab 50265, 514 positions,
+1 token type(s). A checkpoint of any other shape is refused (`paddle-roberta convert` takes any).
 
-    python convert/distilroberta_base.py SRC OUT
+    .venv/bin/python convert/distilroberta_base.py SRC OUT [--format pdparams] [--overwrite] [--no-verify]
 """
 import sys
 
-from paddle_roberta.seed_script import main
+try:
+    from paddle_roberta.seed_script import main
+except ModuleNotFoundError as e:  # another Python than the project's (the system one): say which to use
+    sys.exit(f"{sys.argv[0]}: {e}; run it with the project's environment: .venv/bin/python {sys.argv[0]} ... "
+             "(`make .venv/.installed` creates it)")
 
 sys.exit(main('distilroberta-base'))

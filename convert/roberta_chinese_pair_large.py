@@ -1,13 +1,18 @@
-"""Convert clue/roberta_chinese_pair_large into PaddleNLP BertModel.
+"""Convert clue/roberta_chinese_pair_large, or a fine-tune of it, into PaddleNLP.
 
-Expects BertModel shapes: 24 layers, hidden 1024, 16 heads,
-intermediate 4096, vocab 21128, 512 positions,
-2 token type(s); refuses a checkpoint of any other shape.
+Any head on an encoder of clue/roberta_chinese_pair_large's shape converts to its PaddleNLP class (BertModel as
+published; a BertForSequenceClassification or other fine-tune of it just as well): 24 layers,
+hidden 1024, 16 heads, intermediate 4096, vocab 21128, 512 positions,
+2 token type(s). A checkpoint of any other shape is refused (`paddle-roberta convert` takes any).
 
-    python convert/roberta_chinese_pair_large.py SRC OUT
+    .venv/bin/python convert/roberta_chinese_pair_large.py SRC OUT [--format pdparams] [--overwrite] [--no-verify]
 """
 import sys
 
-from paddle_roberta.seed_script import main
+try:
+    from paddle_roberta.seed_script import main
+except ModuleNotFoundError as e:  # another Python than the project's (the system one): say which to use
+    sys.exit(f"{sys.argv[0]}: {e}; run it with the project's environment: .venv/bin/python {sys.argv[0]} ... "
+             "(`make .venv/.installed` creates it)")
 
 sys.exit(main('clue/roberta_chinese_pair_large'))

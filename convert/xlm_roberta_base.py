@@ -1,13 +1,18 @@
-"""Convert xlm-roberta-base into PaddleNLP XLMRobertaForMaskedLM.
+"""Convert xlm-roberta-base, or a fine-tune of it, into PaddleNLP.
 
-Expects XLMRobertaForMaskedLM shapes: 12 layers, hidden 768, 12 heads,
-intermediate 3072, vocab 250002, 514 positions,
-1 token type(s); refuses a checkpoint of any other shape.
+Any head on an encoder of xlm-roberta-base's shape converts to its PaddleNLP class (XLMRobertaForMaskedLM as
+published; a XLMRobertaForSequenceClassification or other fine-tune of it just as well): 12 layers,
+hidden 768, 12 heads, intermediate 3072, vocab 250002, 514 positions,
+1 token type(s). A checkpoint of any other shape is refused (`paddle-roberta convert` takes any).
 
-    python convert/xlm_roberta_base.py SRC OUT
+    .venv/bin/python convert/xlm_roberta_base.py SRC OUT [--format pdparams] [--overwrite] [--no-verify]
 """
 import sys
 
-from paddle_roberta.seed_script import main
+try:
+    from paddle_roberta.seed_script import main
+except ModuleNotFoundError as e:  # another Python than the project's (the system one): say which to use
+    sys.exit(f"{sys.argv[0]}: {e}; run it with the project's environment: .venv/bin/python {sys.argv[0]} ... "
+             "(`make .venv/.installed` creates it)")
 
 sys.exit(main('xlm-roberta-base'))

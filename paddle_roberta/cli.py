@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
+import os
 import sys
 
 from . import __version__
 from .errors import ConversionError
+from .signals import Terminated, handled, pause_point
 
 
 def _tolerance(text: str) -> float:
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--head", metavar="CLASS", help="convert to this head (e.g. BertForPreTraining) instead of the one "
                    "config.json names, when the checkpoint holds its tensors")
     c.add_argument("--weights", metavar="FILE", help="the weights file to read when SRC holds two formats that differ")
-    c.add_argument("--overwrite", action="store_true", help="replace OUT (only once the new one is complete)")
+    c.add_argument("--overwrite", action="store_true", help="replace OUT when all it holds is this tool's unchanged "
+                   "output (only once the new one is complete)")
     c.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
     c.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
     c.add_argument("--quiet", action="store_true", help="no progress lines (shown on a terminal), no summary")
@@ -61,11 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the dygraph Paddle model)")
     e.add_argument("--weights", metavar="FILE", help="the weights file of PADDLE_DIR to read when it holds two formats "
                    "that differ (a fine-tune saved in place: model_state.pdparams)")
-    e.add_argument("--overwrite", action="store_true", help="replace DEST if this tool wrote it")
+    e.add_argument("--overwrite", action="store_true", help="replace DEST when all it holds is this tool's unchanged output")
     e.add_argument("--no-verify", action="store_true", help="skip loading the result in transformers and comparing")
     e.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled as for verify)")
     e.add_argument("--quiet", action="store_true", help="no summary")
     e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    k = sub.add_parser("cache", help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else ~/.cache/paddle_roberta)")
+    k.add_argument("action", choices=["list", "clear"], help="list: its entries, least recently used first; clear: remove them")
+    k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     ls = sub.add_parser("list", help="the seed models this project knows, with their shapes")
     ls.add_argument("--json", action="store_true", help="machine-readable, with each seed's whole config")
@@ -73,14 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminated(signum, frame):
-    # as for Ctrl-C: unwinding runs the cleanup that removes the half-written temporary directory
-    raise SystemExit(128 + signum)
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminated)
+    # SIGTERM and Ctrl-C unwind (the cleanup removes the half-written temporary directory), even once
+    # paddle, which replaces the SIGTERM handler when imported, is loaded (signals.py)
+    with handled():
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         if args.command == "convert":
             return _convert(args)
@@ -90,6 +97,11 @@ def main(argv=None) -> int:
             return _export(args)
         if args.command == "list":
             return _list(args.json)
+        if args.command == "cache":
+            return _cache(args)
+    except Terminated as e:
+        print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)
+        return e.code
     except ConversionError as e:
         if args.debug:
             raise
@@ -128,8 +140,6 @@ def _convert(args) -> int:
 
 
 def _verify(args) -> int:
-    import os
-
     from .output_dir import MARKER, written_by_us
     from .source import read_config, resolve
     from .verify import format_report, verify, write_json
@@ -145,6 +155,7 @@ def _verify(args) -> int:
         raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
     try:
         report = verify(src, args.out, texts=args.text, atol=args.atol, weights=args.weights)
+        pause_point("verifying")
     except ConversionError:
         raise
     except Exception as e:  # a model or tokenizer that loads for conversion but not in a framework
@@ -190,6 +201,32 @@ def _export_inference(args) -> int:
         if result["verify_report"]:
             print("\n" + result["verify_report"]["text"])
     return 0
+
+
+def _cache(args) -> int:
+    import time
+
+    from . import cache
+
+    root = cache.cache_root()
+    if args.action == "clear":
+        try:
+            gone = cache.clear(root)
+        except OSError as e:
+            raise ConversionError(f"removing {e.filename or root}: {e.strerror or e}") from None
+        print(f"{root}: removed {len(gone)} entries ({_size(sum(e.size for e in gone))})")
+        return 0
+    found = cache.entries(root)
+    print(f"{root}: {len(found)} entries, {_size(sum(e.size for e in found))} (unused for {cache.MAX_AGE_DAYS} days, "
+          f"or beyond {_size(cache.max_bytes())}: removed at the next use)")
+    for e in found:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+        print(f"  {os.path.basename(e.path)}  {_size(e.size):>10}  last used {used}  {e.paddle_class}  from {e.source}")
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _list(as_json: bool) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -12,9 +11,10 @@ import numpy as np
 
 from .errors import ConversionError
 from .model_card import write_model_card
-from .output_dir import building, check_output, write_marker
+from .output_dir import building, check_output, write_json, write_marker
 from .paddle_config import paddle_config
 from .plan import Plan, make_plan
+from .signals import pause_point
 from .source import resolve
 from .tensors import FLOAT_DTYPES, Checkpoint
 from .tokenizer_checks import check_tokenizer_files
@@ -68,6 +68,7 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
     source = resolve(src, weights)
     check_output(out, source.path, overwrite)
     say(f"reading {source.path} ({source.weight_format})")
+    pause_point("reading")
     config_path = os.path.join(source.path, "config.json")
     with Checkpoint(source.weight_files) as ckpt:
         plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_kind(source.path), family, config_path, head)
@@ -81,18 +82,20 @@ def convert_with_report(src, out, *, format="safetensors", dtype="float32", num_
         with building(out, overwrite) as tmp:
             weights_name, writer_cls = WRITERS[format]
             say(f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, {dtype})")
+            pause_point("converting")
             _write_weights(ckpt, plan, writer_cls, os.path.join(tmp, weights_name), FLOAT_DTYPES[dtype], progress)
             config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path), pad_token_id)
-            with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
-                json.dump(config, f, indent=2, ensure_ascii=False)
+            write_json(os.path.join(tmp, "config.json"), config)
             positions = plan.family.positions(plan.dims["P"], config["pad_token_id"])
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
             if verify:
                 say("verifying against the torch original (transformers vs PaddleNLP)")
             report = verified(source.path, tmp, out, atol, weights=source.weights_path) if verify else None
+            pause_point("verifying")
             given = os.fspath(src)
-            write_marker(tmp, given, plan.paddle_class)
             write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype)
+            write_marker(tmp, given, plan.paddle_class)  # last: it lists the files above with their sha256
+            pause_point("writing")
     return Result(out, plan, os.path.join(out, weights_name), report)
 
 

@@ -38,16 +38,18 @@ def run(name: str, workdir: str) -> bool:
     print(f"converted to {result.plan.paddle_class} in {time.perf_counter() - t:.2f} s -> {out}")
     for note in result.plan.notes:
         print(f"  note: {note}")
+    if result.verify_report:  # the report `paddle-roberta verify` prints (README, "verify")
+        print("\n" + result.verify_report["text"])
     report = check(src, out, torch_model=model)
     diffs = report["diffs"] + report["auto_diffs"]
-    print(f"\nparity, {report['class']} and AutoModel ({report['auto_class']}) vs transformers {seed.hf_class}, "
-          f"float32, padded batch with attention_mask:\n")
+    print(f"\nloaded again by its class ({report['class']}) and by AutoModel ({report['auto_class']}), vs transformers "
+          f"{seed.hf_class}, float32, padded batch with attention_mask:\n")
     print(parity.format_table(diffs, ATOL))
     worst = max(diffs, key=lambda d: d.max_abs)
     ok = all(d.within(ATOL) for d in diffs)
     print(f"\nworst: max abs diff {worst.max_abs:.2e}, max rel diff {max(d.max_rel for d in diffs):.2e}: "
           f"{'all within' if ok else 'OUTSIDE'} {ATOL:g} x max(1, max|output|, |last hidden| for heads)")
-    return ok
+    return ok  # a failed verification raised in convert_with_report
 
 
 def main(argv=None) -> int:

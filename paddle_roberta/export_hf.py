@@ -20,9 +20,10 @@ from . import mapping
 from .check import hf_class_for
 from .convert import transpose, verified, verify_policy
 from .errors import ConversionError
-from .output_dir import building, check_output, write_marker
+from .output_dir import building, check_output, write_json, write_marker
 from .pdparams import read_pdparams
 from .plan import num_labels, table_rows
+from .signals import pause_point
 from .source import read_config, read_json_object
 from .tokenizer_kind import SENTENCEPIECE_FILE as SENTENCEPIECE
 from .weight_files import PADDLE_FORMATS, choose
@@ -45,6 +46,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
     if not os.path.isdir(src):
         raise ConversionError(f"{src}: no such directory")
     check_output(dest, src, overwrite)
+    pause_point("reading")
     config_path = os.path.join(src, "config.json")
     config = read_config(config_path)
     state, weights_path = _read_weights(src, weights)
@@ -87,19 +89,21 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
 
     hf_class = hf_class_for(spec.paddle_class)
     with building(dest, overwrite) as tmp:
+        pause_point("converting")
         names = sorted(tensors)
         writer = SafetensorsWriter(os.path.join(tmp, "model.safetensors"),
                                    [(n, tensors[n].dtype, tensors[n].shape) for n in names], {"format": "pt"})
         for n in names:
             writer.write(n, tensors[n])
         writer.close()
-        with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
-            json.dump(hf_config(config, fam, head, hf_class, tensors, prefix), f, indent=2, ensure_ascii=False)
+        write_json(os.path.join(tmp, "config.json"), hf_config(config, fam, head, hf_class, tensors, prefix))
         tokenizer = write_hf_tokenizer(src, tmp, fam.name)
         report = None
         if verify:
             report = verified(tmp, src, dest, atol, weights=weights_path)  # the other direction: transformers loads what was written
+            pause_point("verifying")
         write_marker(tmp, src, hf_class)
+        pause_point("writing")
     return {"path": dest, "hf_class": hf_class, "tensors": len(tensors), "dropped": dropped, "tokenizer": tokenizer,
             "verify_report": report}
 

@@ -26,6 +26,7 @@ from .export_hf import _family_and_head, written_by_transformers
 from .mapping import FAMILIES
 from .output_dir import building, check_output, write_marker
 from .serving import INFERENCE_JSON, Predictor
+from .signals import pause_point
 from .source import read_config
 from .tokenizer_kind import TOKENIZER_FILES
 
@@ -48,6 +49,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     if source is not None and not os.path.isfile(os.path.join(os.fspath(source), "config.json")):
         raise ConversionError(f"{source}: not a Hugging Face model directory (no config.json) for --source")
     check_output(dest, src, overwrite)
+    pause_point("reading")
 
     from .loading import load
     from .verify import quiet_libraries
@@ -60,6 +62,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     spec = _spec(served_fam, head, config)
     spec.update(family=fam.name, paddle_class=fam.heads[head].paddle_class, graph_class=served_fam.heads[head].paddle_class)
     with building(dest, overwrite) as tmp:
+        pause_point("converting")
         _save_static(served, spec, tmp)
         for name in TOKENIZER_FILES + ("config.json",):
             if os.path.isfile(os.path.join(src, name)):
@@ -70,8 +73,10 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         if verify:
             with _VERIFY_LOCK:
                 report = _verified(tmp, dest, model, fam, head, spec, source, atol)
+            pause_point("verifying")
         _write_readme(tmp, spec, report)
         write_marker(tmp, src, spec["paddle_class"] + " (Paddle Inference)")
+        pause_point("writing")
     return {"path": dest, "paddle_class": spec["paddle_class"], "inputs": spec["inputs"], "outputs": spec["outputs"],
             "verify_report": report}
 

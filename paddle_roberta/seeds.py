@@ -2,8 +2,12 @@
 
 Hub weights cannot be fetched on the machines this project runs on, so tests, the demo and the
 benchmark build random, seeded checkpoints at these shapes with transformers (``synthetic.py``).
-CLUE config values marked "inferred" come from the model card and the file sizes, not from the
-hub's config.json files (see DESIGN.md).
+CLUE config values marked "inferred" come from the model cards and the file sizes, not from the
+hub's config.json files, which cannot be read here: the cards load these models with transformers'
+BertTokenizer and BertModel, so they are BERT-structured (positions from 0, type vocab 2, WordPiece
+vocab.txt of 8021 lines, intermediate 4 x hidden, gelu), while their config.json is taken to say
+``model_type: "roberta"`` with no ``architectures``, ``pad_token_id`` 1, ``layer_norm_eps`` 1e-12 and 512
+positions; the ~1.31 GB large files fit a 21128-row word embedding, not 8021 (README, "Support").
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ class Seed:
 
 
 def _clue(layers, hidden, heads, vocab=8021):
-    # Inferred: model_type roberta, no architectures, pad 1, BERT structure (see DESIGN.md).
+    # Inferred: model_type roberta, no architectures, pad 1, BERT structure (see the module's docstring).
     return {
         "model_type": "roberta",
         "vocab_size": vocab,

@@ -211,7 +211,11 @@ def test_existing_output_needs_overwrite(bert_mlm, tmp_path):
     with pytest.raises(ConversionError, match="already exists"):
         convert(src, out)
     assert (out / "keep.txt").read_text() == "mine"
-    convert(src, out, overwrite=True)  # its own earlier output: replaced whole
+    with pytest.raises(ConversionError, match=r"\(keep\.txt\)"):  # not its own: --overwrite refuses too (issue 19)
+        convert(src, out, overwrite=True)
+    assert (out / "keep.txt").read_text() == "mine"
+    os.remove(out / "keep.txt")
+    convert(src, out, overwrite=True)  # its own earlier output, unchanged: replaced
     assert sorted(os.listdir(out)) == ["README.md", "config.json", "conversion.json", "model.safetensors"]
 
 

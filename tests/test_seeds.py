@@ -151,6 +151,53 @@ def test_pretraining_state_dict_under_masked_lm(tmp_path):
     assert r.returncode == 1 and "qa_outputs.weight is missing" in r.stderr and not (tmp_path / "qa").exists()
 
 
+SCRIPTS = __import__("os").path.join(__import__("os").path.dirname(__file__), "..", "convert")
+
+
+def test_seed_script_converts_a_fine_tune_of_its_seed(tmp_path):
+    """A distilroberta-base fine-tuned for classification is a distilroberta-base: its script converts it (verified);
+    another shape is refused in one line that points to `paddle-roberta convert`."""
+    import os
+    import subprocess
+    import sys
+
+    seed = SEEDS["distilroberta-base"]
+    config = dict(seed.config, architectures=["RobertaForSequenceClassification"], num_labels=3)
+    src = tmp_path / "distil-clf"
+    build_checkpoint(str(src), "RobertaForSequenceClassification", config, vocab="bpe")
+    script = os.path.join(SCRIPTS, "distilroberta_base.py")
+    r = subprocess.run([sys.executable, script, str(src), str(tmp_path / "out")], capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "RobertaForSequenceClassification, 6 layers, hidden 768" in r.stdout and "PASS" in r.stdout
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["architectures"] == ["RobertaForSequenceClassification"]
+
+    small = tmp_path / "small-clf"
+    build_checkpoint(str(small), "RobertaForSequenceClassification",
+                     dict(config, num_hidden_layers=2, hidden_size=24, num_attention_heads=4, intermediate_size=40), vocab="bpe")
+    r = subprocess.run([sys.executable, script, str(small), str(tmp_path / "out2")], capture_output=True, text=True,
+                       timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert "not distilroberta-base or a fine-tune of it: num_hidden_layers 2 (expected 6)" in lines[0]
+    assert f"`paddle-roberta convert {small} {tmp_path / 'out2'}`" in lines[0]
+    assert not (tmp_path / "out2").exists()
+
+
+def test_seed_script_with_another_python_says_which_to_use(tmp_path):
+    """The README's old `python convert/...` with a Python that lacks the package ended in a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    script = os.path.join(SCRIPTS, "xlm_roberta_base.py")
+    # -S: no site-packages, so neither this package nor its dependencies, as with the system python
+    r = subprocess.run([sys.executable, "-S", script, "src", "out"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "No module named 'paddle_roberta'" in r.stderr
+    assert ".venv/bin/python" in r.stderr
+
+
 def test_clue_tiny_with_a_2019_config(tmp_path):
     """clue_tiny's exact shape with config.json as transformers 2.x wrote it: no model_type, no architectures.
     The family comes from the evidence (vocab.txt, two token types) and the result verifies."""

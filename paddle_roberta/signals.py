@@ -1,0 +1,148 @@
+"""SIGTERM and SIGINT for the command line: unwind, so the temporary output is removed, then exit 128+signum.
+
+Python's handlers only work while they are installed, and two imports replace the SIGTERM one at the C
+level while ``signal.getsignal`` still reports the Python one (found with sigaction after each call, on
+paddlepaddle 3.3.1 and paddlenlp 3.0.0b4):
+
+- ``import paddle``: ``paddle.base`` calls ``core.init_glog``, which installs glog's failure handler: it
+  prints "FatalError: Termination signal is detected by the operating system" with a C++ trace and kills
+  the process, so no cleanup runs;
+- ``import paddlenlp``: its ``__init__`` calls ``paddle.disable_signal_handler()``, which resets SIGTERM to
+  the default action: the process dies at once, silently, exit 143, the temporary directory left.
+
+torch and transformers leave both signals alone. So ``handled()`` also puts a finder on ``sys.meta_path``
+that runs those two packages' imports with the signals blocked in this thread and installs the handlers
+again right after each: one place, whichever module imports them, directly or through another.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+HANDLED = (signal.SIGTERM, signal.SIGINT)
+REPLACED_BY = ("paddle", "paddlenlp")  # top-level packages whose import replaces a handler (see above)
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread by SIGTERM: unwinds like Ctrl-C, exits 128 + signum if nothing catches it."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+_active = False
+_terminating = False
+_held = 0  # inside deferred(): a signal waits until it ends
+_pending: list = []
+
+
+def _handler(signum, frame):
+    if _held:
+        _pending.append(signum)
+        return
+    global _terminating
+    _terminating = True
+    for s in HANDLED:  # the cleanup the exception starts is not cut short by a second signal
+        signal.signal(s, signal.SIG_IGN)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def reinstall() -> None:
+    """Put the handlers back (main thread, inside ``handled()``); harmless anywhere else."""
+    if _active and not _terminating and _in_main_thread():
+        for s in HANDLED:
+            signal.signal(s, _handler)
+
+
+@contextmanager
+def handled():
+    """For the command line: SIGTERM raises ``Terminated`` and SIGINT ``KeyboardInterrupt`` in the main
+    thread for the duration, whatever is imported meanwhile. The previous handlers come back afterwards."""
+    global _active, _terminating
+    if not _in_main_thread() or _active:
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in HANDLED}
+    _active, _terminating = True, False
+    sys.meta_path.insert(0, _FINDER)
+    reinstall()
+    try:
+        yield
+    finally:
+        _active = False
+        if _FINDER in sys.meta_path:
+            sys.meta_path.remove(_FINDER)
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def deferred():
+    """A few steps no signal may split (the renames that swap OUT): one that arrives waits until the end.
+    Only the main thread needs it: Python runs signal handlers there, so other threads are never interrupted."""
+    global _held
+    if not _in_main_thread():
+        yield
+        return
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+        if not _held and _pending:
+            _handler(_pending.pop(0), None)
+
+
+class _ReinstallAfterImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name not in REPLACED_BY or not _active or not _in_main_thread():
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, original = spec.loader, spec.loader.exec_module
+
+        def exec_module(module):
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)  # held by the kernel until reinstalled
+            try:
+                original(module)
+            finally:
+                del loader.exec_module
+                reinstall()
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+        loader.exec_module = exec_module  # this loader object serves this one module
+        return spec
+
+
+_FINDER = _ReinstallAfterImport()
+
+
+PAUSE_ENV = "PADDLE_ROBERTA_PAUSE_AT"
+
+
+def pause_point(stage: str) -> None:
+    """Test hook (tests/test_signals.py): with ``PADDLE_ROBERTA_PAUSE_AT=STAGE`` in the environment, a run
+    prints "paddle-roberta: paused at STAGE" on stderr when it gets there and waits (10 minutes at most) for
+    the test's signal. Stages: reading, converting, verifying (after verification, the frameworks imported),
+    writing (everything written, before the rename into place). Does nothing otherwise."""
+    if os.environ.get(PAUSE_ENV) != stage:
+        return
+    print(f"paddle-roberta: paused at {stage}", file=sys.stderr, flush=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -1,0 +1,82 @@
+"""Every fenced code block of README.md runs as written, doctest-style, in README order.
+
+`sh` blocks run with bash, `python` blocks with this Python, each in its own process, all in one working
+directory that holds what the README's names refer to, built here at small shapes (no download):
+`path/to/hf-model`, the hub id `clue/roberta_chinese_clue_tiny` in an offline Hugging Face cache,
+`roberta_chinese_clue_tiny/` at that seed's exact shape, `served/` (an `export --to inference`), and
+`.venv` and `convert/` linked to the project's. A block that cannot run here (output samples, `make`
+targets that take minutes, a synopsis with placeholders) carries `<!-- not run: REASON -->` on the line
+before it; any other block must run and exit 0."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from paddle_roberta.seeds import SEEDS
+from paddle_roberta.synthetic import build_checkpoint
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
+NOT_RUN = re.compile(r"<!-- not run: (.+?) -->\s*$")
+RUNNERS = {"sh": ["bash", "-e", "-c"], "python": [sys.executable, "-c"]}
+
+
+def blocks():
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    found = []
+    for m in FENCE.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        skip = NOT_RUN.search(before)
+        found.append(pytest.param(m.group(1), m.group(2), skip and skip.group(1), id=f"line-{line}-{m.group(1) or 'text'}"))
+    return found
+
+
+SMALL_CLUE = dict(SEEDS["clue/roberta_chinese_clue_tiny"].config, num_hidden_layers=2, hidden_size=24,
+                  num_attention_heads=4, intermediate_size=40)
+
+
+def hub_cache(hf_home, repo_id, files_from):
+    """huggingface_hub's layout: models--ORG--NAME/{refs/main, snapshots/REV/* -> blobs/*}."""
+    revision = "0" * 40
+    repo = hf_home / "hub" / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    (repo / "snapshots" / revision).mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    for f in files_from.iterdir():
+        shutil.copyfile(f, repo / "blobs" / f.name)
+        (repo / "snapshots" / revision / f.name).symlink_to(repo / "blobs" / f.name)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("readme")
+    os.symlink(sys.prefix, ws / ".venv")
+    os.symlink(os.path.join(ROOT, "convert"), ws / "convert")
+    build_checkpoint(str(ws / "path" / "to" / "hf-model"), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
+    hub_cache(ws / "hf_home", "clue/roberta_chinese_clue_tiny", ws / "path" / "to" / "hf-model")
+    seed = SEEDS["clue/roberta_chinese_clue_tiny"]
+    build_checkpoint(str(ws / "roberta_chinese_clue_tiny"), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
+    clf = dict(SMALL_CLUE, architectures=["BertForSequenceClassification"], num_labels=3)
+    build_checkpoint(str(ws / "clf-hf"), "BertForSequenceClassification", clf, vocab="wordpiece", config_json=clf)
+    cli = [sys.executable, "-m", "paddle_roberta"]
+    for args in (["convert", "clf-hf", "clf-paddle", "--no-verify"], ["export", "clf-paddle", "served", "--to", "inference"]):
+        r = subprocess.run(cli + args, cwd=ws, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+    return ws
+
+
+@pytest.mark.parametrize("lang,code,not_run", blocks())
+def test_readme_block(workdir, lang, code, not_run):
+    if not_run:
+        pytest.skip(not_run)
+    assert lang in RUNNERS, f"a ```{lang} block that does not run: make it sh or python, or mark it <!-- not run: why -->"
+    env = {**os.environ, "HF_HOME": str(workdir / "hf_home"), "HF_HUB_OFFLINE": "1",
+           "PADDLE_ROBERTA_CACHE": str(workdir / "cache")}
+    r = subprocess.run(RUNNERS[lang] + [code], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, f"{code}\n--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}"

@@ -1,0 +1,104 @@
+"""SIGTERM at every stage of every command: exit 143, one line, no C++ trace, nothing left behind; and the
+leftovers of a run that could not clean up (SIGKILL) are removed by the next run into the same parent.
+
+The runs stop at a stage with the documented test hook PADDLE_ROBERTA_PAUSE_AT (signals.pause_point):
+"verifying" pauses after verification, so paddle, paddlenlp, torch and transformers have been imported
+and their handlers (paddle's glog one, paddlenlp's reset to the default) would be in force."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from paddle_roberta.seeds import SEEDS
+from paddle_roberta.synthetic import build_checkpoint
+
+CLI = [sys.executable, "-m", "paddle_roberta"]
+STAGES = ["reading", "converting", "verifying", "writing"]
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("signals")
+    config = dict(SEEDS["distilroberta-base"].config, num_hidden_layers=2, hidden_size=24, num_attention_heads=4,
+                  intermediate_size=40, vocab_size=700, num_labels=3)
+    build_checkpoint(str(root / "hf"), "RobertaForSequenceClassification", config, vocab="bpe")
+    r = subprocess.run(CLI + ["convert", str(root / "hf"), str(root / "paddle"), "--no-verify"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return root
+
+
+def terminate_at(stage, args, parent):
+    """Run the CLI until it pauses at ``stage``, send SIGTERM, and check the exit: 143, one line, nothing left."""
+    before = sorted(os.listdir(parent))
+    env = {**os.environ, "PADDLE_ROBERTA_PAUSE_AT": stage}
+    proc = subprocess.Popen(CLI + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    early = []
+    for line in proc.stderr:
+        early.append(line)
+        if line.strip() == f"paddle-roberta: paused at {stage}":
+            break
+    assert proc.poll() is None, "".join(early)  # paused, not finished or failed
+    if stage in ("converting", "verifying", "writing") and args[0] != "verify":
+        assert [p for p in os.listdir(parent) if ".tmp-" in p], "the temporary directory should exist by now"
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 143, "".join(early) + rest
+    assert rest.strip().splitlines() == ["paddle-roberta: terminated (SIGTERM)"], rest
+    assert "FatalError" not in "".join(early) + rest and "Traceback" not in rest
+    assert sorted(os.listdir(parent)) == before, "left behind: " + ", ".join(set(os.listdir(parent)) - set(before))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_convert(dirs, tmp_path, stage):
+    terminate_at(stage, ["convert", dirs / "hf", tmp_path / "out"], tmp_path)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_export_huggingface(dirs, tmp_path, stage):
+    terminate_at(stage, ["export", dirs / "paddle", tmp_path / "out"], tmp_path)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_export_inference(dirs, tmp_path, stage):
+    terminate_at(stage, ["export", dirs / "paddle", tmp_path / "out", "--to", "inference"], tmp_path)
+
+
+def test_verify(dirs, tmp_path):
+    terminate_at("verifying", ["verify", dirs / "hf", dirs / "paddle", "--json", tmp_path / "report.json"], tmp_path)
+
+
+def test_overwrite_terminated_keeps_the_old_output(dirs, tmp_path):
+    """SIGTERM after the new output is complete but before the swap: the old OUT is still there, whole."""
+    out = tmp_path / "out"
+    assert subprocess.run(CLI + ["convert", str(dirs / "hf"), str(out), "--no-verify"], timeout=300).returncode == 0
+    before = {p: (out / p).read_bytes() for p in os.listdir(out)}
+    terminate_at("writing", ["convert", dirs / "hf", out, "--overwrite", "--no-verify"], tmp_path)
+    assert {p: (out / p).read_bytes() for p in os.listdir(out)} == before
+
+
+def test_leftovers_of_dead_runs_are_removed(dirs, tmp_path):
+    """A run killed with SIGKILL leaves its .OUT.tmp-PID-*; the next run into the same parent removes it (the
+    pid is gone) with a note, and leaves a live process's temporary directory and the user's files alone."""
+    env = {**os.environ, "PADDLE_ROBERTA_PAUSE_AT": "converting"}
+    proc = subprocess.Popen(CLI + ["convert", str(dirs / "hf"), str(tmp_path / "a"), "--no-verify"],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stderr:
+        if "paused at converting" in line:
+            break
+    proc.kill()
+    proc.wait()
+    dead = [p for p in os.listdir(tmp_path) if p.startswith(".a.tmp-")]
+    assert dead == [f".a.tmp-{proc.pid}-{dead[0][-12:]}"]
+    live = tmp_path / f".b.tmp-{os.getpid()}-0123456789ab"  # this test process is alive
+    live.mkdir()
+    (tmp_path / ".c.tmp-notapid").mkdir()  # not our pattern: never touched
+    r = subprocess.run(CLI + ["convert", str(dirs / "hf"), str(tmp_path / "d"), "--no-verify", "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"removed {tmp_path / dead[0]}" in r.stderr and f"pid {proc.pid}" in r.stderr
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, ".c.tmp-notapid", "d"])
