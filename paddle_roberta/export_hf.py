@@ -25,6 +25,7 @@ from .pdparams import read_pdparams
 from .plan import num_labels, table_rows
 from .signals import pause_point
 from .source import read_config, read_json_object
+from .tokenizer_files import SOURCE_ADDED_TOKENS
 from .tokenizer_kind import SENTENCEPIECE_FILE as SENTENCEPIECE
 from .weight_files import PADDLE_FORMATS, choose
 from .writers import SafetensorsWriter
@@ -191,6 +192,18 @@ def write_hf_tokenizer(src, dest, family) -> str | None:
     for name in names + ["added_tokens.json"]:
         if os.path.isfile(os.path.join(src, name)):
             shutil.copyfile(os.path.join(src, name), os.path.join(dest, name))
+    added = config.get(SOURCE_ADDED_TOKENS)
+    if isinstance(added, dict):
+        # the source's added tokens as transformers declared them: the ones listed as special only for PaddleNLP's
+        # slow tokenizers (tokenizer_files._write_added_tokens) are plain added tokens again
+        plain = {t.get("content") for t in added.values() if isinstance(t, dict) and not t.get("special")}
+        keep["added_tokens_decoder"] = added
+        extra = [t for t in specials.get("additional_special_tokens") or []
+                 if (t.get("content") if isinstance(t, dict) else t) not in plain]
+        specials.pop("additional_special_tokens", None)
+        if extra:
+            specials["additional_special_tokens"] = extra
+            keep["additional_special_tokens"] = [t.get("content") if isinstance(t, dict) else t for t in extra]
     with open(os.path.join(dest, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump({"tokenizer_class": cls, **keep}, f, indent=2, ensure_ascii=False)
     # transformers reads the AddedToken form ({"content", "lstrip", ...}) as written for PaddleNLP

@@ -181,6 +181,8 @@ def _sentencepiece(src, out, source_config, specials_map, model_max_length):
 # transformers' RobertaTokenizer(Fast) and XLMRobertaTokenizer(Fast) defaults: the mask token eats the space before it (so
 # "is <mask>." predicts " Paris"), every other special token keeps the text around it untouched.
 BPE_STRIP = {"mask_token": (True, False)}
+# tokenizer_config.json key: the source's added tokens as transformers declared them (id -> AddedToken + special)
+SOURCE_ADDED_TOKENS = "source_added_tokens"
 
 
 def _write_added_tokens(src, out, kind, source_config, specials_map, as_special):
@@ -197,9 +199,16 @@ def _write_added_tokens(src, out, kind, source_config, specials_map, as_special)
     if vocab is None:
         return
     added = vocab.added
-    if added:
+    # For WordPiece the tokenizer.json carries the added tokens with their flags; PaddleNLP re-adds the ones in
+    # added_tokens.json as plain strings, which would reset a non-default flag (normalized=False on a lower-casing
+    # tokenizer would match every spelling), so that file (for PaddleNLP 2.x's slow BertTokenizer) is written
+    # only when every flag is what a plain string gets.
+    if added and (as_special or all(t.as_added_token() == _as_added_token(t.content, {}, t.special) for t in added)):
         with open(os.path.join(out, "added_tokens.json"), "w", encoding="utf-8") as f:
             json.dump({t.content: t.id for t in added}, f, indent=2, ensure_ascii=False)
+    if added:  # as the source declared them, for the way back (export_hf): PaddleNLP keeps unknown keys on save
+        _update_json(os.path.join(out, "tokenizer_config.json"), {SOURCE_ADDED_TOKENS: {
+            str(t.id): {**t.as_added_token(), "special": t.special} for t in added}})
     extra = []
     for where in (source_config, specials_map):
         for value in where.get("additional_special_tokens") or []:
@@ -213,12 +222,15 @@ def _write_added_tokens(src, out, kind, source_config, specials_map, as_special)
     if not extra:
         return
     # AddedToken objects in special_tokens_map.json (PaddleNLP builds them from there), names in tokenizer_config.json
-    for name, value in (("special_tokens_map.json", extra), ("tokenizer_config.json", [t["content"] for t in extra])):
-        path = os.path.join(out, name)
-        doc = read_json_object(path)
-        doc["additional_special_tokens"] = value
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2, ensure_ascii=False)
+    _update_json(os.path.join(out, "special_tokens_map.json"), {"additional_special_tokens": extra})
+    _update_json(os.path.join(out, "tokenizer_config.json"), {"additional_special_tokens": [t["content"] for t in extra]})
+
+
+def _update_json(path, values):
+    doc = read_json_object(path)
+    doc.update(values)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, ensure_ascii=False)
 
 
 def _as_added_token(content, fields, special) -> dict:

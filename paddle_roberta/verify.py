@@ -61,8 +61,10 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None) -> di
     head = head_of(paddle_class)
     family = paddle_model.config.model_type
     fam = FAMILIES[family]
+    # a causal LM attends to earlier tokens only in transformers when is_decoder is set (a source config may lack it)
     torch_model = getattr(transformers, hf_class_for(paddle_class)).from_pretrained(
-        src, use_safetensors=".safetensors" in os.path.basename(hf_weights)).eval()
+        src, use_safetensors=".safetensors" in os.path.basename(hf_weights),
+        **({"is_decoder": True} if head == "ForCausalLM" else {})).eval()
     if stored != "float32":
         # half-precision output: both sides run float32 on the same rounded weights (torch rounds to
         # nearest even, as the conversion does), so the 1e-5 bar still measures the conversion alone
@@ -149,8 +151,10 @@ def _slow_tokenizer(src, fast_cls, _cache={}):
 
 
 def _in(folder, paths):
-    """The one of ``paths`` that lies in ``folder``, else None."""
+    """The one of ``paths`` that lies in ``folder`` (a bare file name: one that ``folder`` holds), else None."""
     for p in paths:
+        if os.path.dirname(p) == "" and os.path.isfile(os.path.join(folder, p)):
+            return os.path.join(folder, p)
         if os.path.dirname(os.path.abspath(p)) == os.path.abspath(folder):
             return p
     return None
@@ -195,6 +199,10 @@ def _token_sentences(hf_tok, family) -> tuple:
 
     plain = [t for t in tokens if t != hf_tok.pad_token]
     for_model = [s for start in range(0, len(plain), 8) for s in sentences(plain[start:start + 8])]
+    # other spellings of the added tokens: an added token's `normalized` flag decides whether they match it
+    added = [t.content for i, t in sorted(hf_tok.added_tokens_decoder.items()) if i >= hf_tok.vocab_size]
+    variants = [v for t in added for v in dict.fromkeys((t.lower(), t.upper(), t.capitalize())) if v != t]
+    for_model += [f"{words[0]} " + " ".join(variants[start:start + 8]) + "." for start in range(0, len(variants), 8)]
     return for_model, sentences([hf_tok.pad_token]) if hf_tok.pad_token in tokens else []
 
 

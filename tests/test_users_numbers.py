@@ -275,3 +275,63 @@ def test_source_with_two_weight_formats(tmp_path):
 
     got = load_file(tmp_path / "out" / "model.safetensors")["embeddings.word_embeddings.weight"]
     np.testing.assert_array_equal(got, newer.state_dict()["embeddings.word_embeddings.weight"].numpy())
+
+
+def test_bert_added_token_flags_survive(tmp_path, paddle_quiet):
+    """normalized=False on a lower-casing tokenizer: only that exact spelling is the added token."""
+    import paddlenlp.transformers as pt
+    from tokenizers import AddedToken
+
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    model = build_checkpoint(str(src), "BertForMaskedLM", SMALL["bert"], vocab="wordpiece")
+    tok = hf_tokenizer(src, "bert")
+    tok.add_tokens([AddedToken("Raw_Tok", normalized=False), "plain_tok"])
+    model.resize_token_embeddings(len(tok), mean_resizing=False)
+    model.save_pretrained(str(src))
+    tok.save_pretrained(str(src))
+    r = run("convert", src, out)
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+    pd_tok = pt.AutoTokenizer.from_pretrained(str(out))
+    text = "Raw_Tok raw_tok RAW_TOK plain_tok PLAIN_TOK"
+    assert pd_tok(text)["input_ids"] == tok(text)["input_ids"]
+    # what verify now sees: the same file with the flag reset (as a plain-string added_tokens.json does) fails it
+    (out / "added_tokens.json").write_text(json.dumps({"Raw_Tok": len(tok) - 2, "plain_tok": len(tok) - 1}))
+    r = run("verify", src, out)
+    assert r.returncode == 1 and "DIFFERS" in r.stdout and "RAW_TOK" in r.stdout
+
+
+@pytest.mark.parametrize("family", ["roberta", "xlm-roberta"])
+def test_added_tokens_come_back_to_hugging_face_as_they_were(tmp_path, family):
+    import transformers
+
+    src, out, back = tmp_path / "hf", tmp_path / "paddle", tmp_path / "back"
+    _, tok = fine_tune_with_added_tokens(src, family, head="ForMaskedLM")
+    assert run("convert", src, out).returncode == 0
+    r = run("export", out, back)
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+    again = transformers.AutoTokenizer.from_pretrained(str(back))
+    assert again.additional_special_tokens == tok.additional_special_tokens == ["[ENT]"]
+    for text in ["I love <new_tok> and covid19 [ENT] x", "x <new_tok> y", " covid19 ", "Covid19 <NEW_TOK>"]:
+        ids = tok(text)["input_ids"]
+        assert again(text)["input_ids"] == ids, text
+        assert again.decode(ids, skip_special_tokens=True) == tok.decode(ids, skip_special_tokens=True)
+
+
+def test_verify_weights_by_file_name_and_causal_head_without_is_decoder(tmp_path):
+    src, out = tmp_path / "hf", tmp_path / "paddle"
+    build_checkpoint(str(src), "RobertaForMaskedLM", SMALL["roberta"], vocab="bpe")
+    config = json.loads((src / "config.json").read_text())
+    assert not config.get("is_decoder")
+    # the head the summary says the tensors also fit: the source config says nothing of is_decoder
+    r = run("convert", src, out, "--head", "RobertaForCausalLM")
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+    import shutil
+
+    shutil.copyfile(src / "model.safetensors", tmp_path / "keep.safetensors")
+    import torch
+
+    model = build_checkpoint(str(tmp_path / "other"), "RobertaForMaskedLM", SMALL["roberta"], seed=3)
+    torch.save(model.state_dict(), src / "pytorch_model.bin")
+    assert run("verify", src, out).returncode == 1
+    r = run("verify", src, out, "--weights", "model.safetensors")  # a bare name, as the error message suggests
+    assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
