@@ -8,7 +8,7 @@ import sys
 
 from . import __version__
 from .errors import ConversionError
-from .signals import Terminated, handled, pause_point
+from .signals import Terminated, handled, pause_point, preload
 
 
 def _tolerance(text: str) -> float:
@@ -84,7 +84,25 @@ def main(argv=None) -> int:
     # SIGTERM and Ctrl-C unwind (the cleanup removes the half-written temporary directory), even once
     # paddle, which replaces the SIGTERM handler when imported, is loaded (signals.py)
     with handled():
+        if _imports_paddle(args):
+            try:
+                preload()  # before any other thread exists (signals.preload)
+            except Terminated:
+                print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)
+                return 143
+            except KeyboardInterrupt:
+                print("paddle-roberta: interrupted", file=sys.stderr)
+                return 130
         return _run(args)
+
+
+def _imports_paddle(args) -> bool:
+    """Will this command load a Paddle model (verification, or export to inference)?"""
+    if args.command == "verify":
+        return True
+    if args.command in ("convert", "export"):
+        return not args.no_verify or getattr(args, "to", None) == "inference"
+    return False
 
 
 def _run(args) -> int:
@@ -144,7 +162,10 @@ def _verify(args) -> int:
     from .source import read_config, resolve
     from .verify import format_report, verify, write_json
 
-    src = resolve(args.src).path  # a directory or a hub id, as for convert
+    from .weight_files import in_folder
+
+    # a directory or a hub id, as for convert; --weights may name one of its files
+    src = resolve(args.src, in_folder(args.src, args.weights) if os.path.isdir(args.src) else None).path
     if not os.path.isfile(os.path.join(args.out, "config.json")):
         raise ConversionError(f"{args.out}: not a converted model directory (no config.json)")
     out_config = read_config(os.path.join(args.out, "config.json"))

@@ -107,8 +107,39 @@ def deferred():
             _handler(_pending.pop(0), None)
 
 
+# paddle.base's bootstrap calls core.init_glog, which installs glog's handler: wrapped so that ours is back
+# the moment it returns (a helper thread paddle starts with every signal unblocked could otherwise take a
+# SIGTERM into glog's handler until paddle's whole import ends).
+GLOG_MODULE = "paddle.base.core"
+
+
+def _after_init_glog(module) -> None:
+    original = getattr(module, "init_glog", None)
+    if original is None:
+        return
+
+    def init_glog(*args, **kwargs):
+        try:
+            return original(*args, **kwargs)
+        finally:
+            reinstall()
+
+    module.init_glog = init_glog
+
+
 class _ReinstallAfterImport(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
+        if name == GLOG_MODULE and _active and _in_main_thread():
+            spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                loader, original = spec.loader, spec.loader.exec_module
+
+                def exec_core(module):
+                    original(module)
+                    _after_init_glog(module)
+
+                loader.exec_module = exec_core
+            return spec
         if name not in REPLACED_BY or not _active or not _in_main_thread():
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
@@ -130,6 +161,20 @@ class _ReinstallAfterImport(importlib.abc.MetaPathFinder):
 
 
 _FINDER = _ReinstallAfterImport()
+
+
+def preload() -> None:
+    """Import paddle and paddlenlp now (inside ``handled()``), while the main thread is the only thread. The
+    finder blocks the signals only in the importing thread, and a SIGTERM sent to the process goes to any
+    thread that does not block it: imported later, after torch or a worker has started threads, a SIGTERM
+    during paddle's import window (~0.7 s) reached glog's handler through another thread (C++ trace, the
+    temporary directory left), or came out as an ImportError. Threads started during the import inherit the
+    blocked mask, so afterwards signals reach the main thread and its handler only. Nothing if not installed."""
+    for name in REPLACED_BY:
+        try:
+            __import__(name)
+        except ImportError:
+            return
 
 
 PAUSE_ENV = "PADDLE_ROBERTA_PAUSE_AT"

@@ -21,7 +21,7 @@ from . import parity
 from .errors import ConversionError
 from .check import head_of, hf_class_for, load_paddle
 from .mapping import FAMILIES
-from .weight_files import HF_FORMATS, PADDLE_FORMATS, choose
+from .weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
 
 SENTENCES = {
     "bert": ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。"],
@@ -50,8 +50,8 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None) -> di
     (``weight_files.choose``: without it, two formats that disagree are refused)."""
     _check_same_model(src, out)
     chosen = [os.fspath(weights)] if isinstance(weights, (str, os.PathLike)) else [os.fspath(w) for w in weights or ()]
-    hf_weights = (choose(src, HF_FORMATS, _in(src, chosen)) or ("", ""))[0]
-    paddle_weights = (choose(out, PADDLE_FORMATS, _in(out, chosen)) or (None, None))[0]
+    hf_weights = (choose(src, HF_FORMATS, in_folder(src, chosen)) or ("", ""))[0]
+    paddle_weights = (choose(out, PADDLE_FORMATS, in_folder(out, chosen)) or (None, None))[0]
     quiet_libraries()
     import paddlenlp.transformers as pt
     import transformers
@@ -148,16 +148,6 @@ def _slow_tokenizer(src, fast_cls, _cache={}):
         _cache.clear()
         _cache[key] = getattr(transformers, fast_cls.__name__.removesuffix("Fast")).from_pretrained(src)
     return _cache[key]
-
-
-def _in(folder, paths):
-    """The one of ``paths`` that lies in ``folder`` (a bare file name: one that ``folder`` holds), else None."""
-    for p in paths:
-        if os.path.dirname(p) == "" and os.path.isfile(os.path.join(folder, p)):
-            return os.path.join(folder, p)
-        if os.path.dirname(os.path.abspath(p)) == os.path.abspath(folder):
-            return p
-    return None
 
 
 def _row(d, atol) -> dict:

@@ -27,6 +27,17 @@ PADDLE_FORMATS = (("model.safetensors", "model.safetensors.index.json", "safeten
 BUFFERS = ("*embeddings.position_ids", "*embeddings.token_type_ids")
 
 
+def in_folder(folder: str, paths) -> str | None:
+    """The one of ``paths`` (``--weights`` given once per directory) that names a file of ``folder``: a bare file
+    name that ``folder`` holds, or a path inside it. None when none does."""
+    for p in paths:
+        if os.path.dirname(p) == "" and os.path.isfile(os.path.join(folder, p)):
+            return os.path.join(folder, p)
+        if os.path.dirname(os.path.abspath(p)) == os.path.abspath(folder):
+            return p
+    return None
+
+
 def present_formats(folder: str, formats) -> list:
     """[(path of the file or index, kind)] for each format found in ``folder``."""
     found = []
