@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
+import warnings
 
 from . import __version__
 from .errors import ConversionError
@@ -86,7 +88,11 @@ def main(argv=None) -> int:
     with handled():
         if _imports_paddle(args):
             try:
-                preload()  # before any other thread exists (signals.preload)
+                # before any other thread exists (signals.preload), as quietly as verify imports them
+                os.environ.setdefault("DATASETS_VERBOSITY", "error")
+                warnings.filterwarnings("ignore")
+                logging.getLogger("datasets").setLevel(logging.ERROR)
+                preload()
             except Terminated:
                 print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)
                 return 143

@@ -39,7 +39,10 @@ KNOWN_NAMES = frozenset({
     "model.json", "model.pdmodel", "model.pdiparams", "model.pdiparams.info", "inference.json",
 })
 WEIGHT_NAMES = ("model.safetensors", "model_state.pdparams")  # one per directory: a second one is someone else's
-LEGACY_SLACK_S = 60  # an earlier version wrote its files within this of its marker; later changes are the user's
+# An earlier version wrote every file before its marker, then its model card: a file newer than the marker (by more
+# than a file system's timestamp granularity) is the user's, and so is a model card written long after it.
+LEGACY_SLACK_S = {"README.md": 60}
+TIMESTAMP_SLACK_S = 1.0
 SHOWN = 3  # names in a refusal
 
 
@@ -90,7 +93,7 @@ def not_ours(out: str) -> list:
         elif legacy:
             if name not in KNOWN_NAMES:
                 found.append(name)
-            elif stamp is not None and entry.stat().st_mtime > stamp + LEGACY_SLACK_S:
+            elif stamp is not None and entry.stat().st_mtime > stamp + LEGACY_SLACK_S.get(name, TIMESTAMP_SLACK_S):
                 found.append(f"{name} (changed)")
         elif name not in listed:
             found.append(name)
@@ -130,12 +133,32 @@ def _unchanged(path: str, want) -> bool:
     return isinstance(want, dict) and st.st_size == want.get("size") and file_sha256(path, st) == want.get("sha256")
 
 
-TEMP_RE = re.compile(r"^\.(?P<out>.+)\.(?:tmp|old)-(?P<pid>\d+)-[0-9a-f]{12}$")
+TEMP_RE = re.compile(r"^\.(?P<out>.+)\.(?:tmp|old)-(?P<pid>\d+)-(?P<host>[0-9a-f]{4})[0-9a-f]{8}$")
+
+
+def _host_tag() -> str:
+    """4 hex digits for this machine and PID namespace: a pid is only meaningful there (another container or
+    NFS client sharing the folder has its own pids, and its live run must not look dead)."""
+    import hashlib
+    import socket
+
+    try:
+        ns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        ns = ""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    return hashlib.sha256(f"{socket.gethostname()}\0{boot}\0{ns}".encode()).hexdigest()[:4]
 
 
 def temp_name(out: str, kind: str) -> str:
-    """A hidden sibling of ``out`` that names its owner: ``.OUT.tmp-PID-RANDOM`` (or ``.old-``)."""
-    return os.path.join(os.path.dirname(out), f".{os.path.basename(out)}.{kind}-{os.getpid()}-{secrets.token_hex(6)}")
+    """A hidden sibling of ``out`` that names its owner: ``.OUT.tmp-PID-TAGRANDOM`` (or ``.old-``), TAG the
+    machine and PID namespace the PID belongs to (``_host_tag``)."""
+    return os.path.join(os.path.dirname(out),
+                        f".{os.path.basename(out)}.{kind}-{os.getpid()}-{_host_tag()}{secrets.token_hex(4)}")
 
 
 def remove_dead_siblings(parent: str) -> list:
@@ -147,7 +170,7 @@ def remove_dead_siblings(parent: str) -> list:
         return removed
     for name in names:
         m = TEMP_RE.match(name)
-        if not m or _alive(int(m["pid"])):
+        if not m or m["host"] != _host_tag() or _alive(int(m["pid"])):  # another machine's pid cannot be checked
             continue
         path = os.path.join(parent, name)
         shutil.rmtree(path, ignore_errors=True)

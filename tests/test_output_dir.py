@@ -139,6 +139,12 @@ def test_overwrite_of_an_earlier_versions_directory(tree):
     r = convert(src, out, "--overwrite")
     assert r.returncode == 1 and "model_state.pdparams" in r.stderr and snapshot(tree) == before, r.stderr
     os.remove(out / "model_state.pdparams")
+    stamp = os.stat(out / "conversion.json").st_mtime
+    os.utime(out / "model.safetensors", (stamp + 5, stamp + 5))  # saved over by a fine-tune seconds later
+    before = snapshot(tree)
+    r = convert(src, out, "--overwrite")
+    assert r.returncode == 1 and "model.safetensors (changed)" in r.stderr and snapshot(tree) == before, r.stderr
+    os.utime(out / "model.safetensors", (stamp - 1, stamp - 1))
     assert convert(src, out, "--overwrite").returncode == 0
     assert "files" in json.loads((out / "conversion.json").read_text())
 

@@ -97,8 +97,13 @@ def test_leftovers_of_dead_runs_are_removed(dirs, tmp_path):
     live = tmp_path / f".b.tmp-{os.getpid()}-0123456789ab"  # this test process is alive
     live.mkdir()
     (tmp_path / ".c.tmp-notapid").mkdir()  # not our pattern: never touched
+    # the same dead pid, written on another machine or PID namespace (a container sharing the folder): its pid
+    # says nothing here, so it is left alone
+    tag = dead[0][-12:-8]
+    foreign = tmp_path / f".e.tmp-{proc.pid}-{'0000' if tag != '0000' else '1111'}00000000"
+    foreign.mkdir()
     r = subprocess.run(CLI + ["convert", str(dirs / "hf"), str(tmp_path / "d"), "--no-verify", "--quiet"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"removed {tmp_path / dead[0]}" in r.stderr and f"pid {proc.pid}" in r.stderr
-    assert sorted(os.listdir(tmp_path)) == sorted([live.name, ".c.tmp-notapid", "d"])
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, ".c.tmp-notapid", foreign.name, "d"])
