@@ -21,7 +21,7 @@ $(STAMP): setup.py constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m paddle_roberta.demo
+	$(PY) -m paddle_roberta.dev.demo
 
 test: test-main test-stable
 

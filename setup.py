@@ -1,8 +1,13 @@
+import re
+
 from setuptools import find_packages, setup
+
+# the version is written once, in paddle_roberta/_version.py (read, not imported: nothing is installed yet)
+VERSION = re.search(r'__version__ = "([^"]+)"', open("paddle_roberta/_version.py", encoding="utf-8").read()).group(1)
 
 setup(
     name="paddle-roberta",
-    version="0.1.0",
+    version=VERSION,
     description="Convert Hugging Face PyTorch BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP model directories, with parity checks",
     packages=find_packages(include=["paddle_roberta", "paddle_roberta.*"]),
     python_requires=">=3.10",

@@ -88,8 +88,8 @@ def measure(cmd, env=None) -> tuple:
 
 BUILD = """
 import json, sys
-from paddle_roberta.seeds import SEEDS
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.seeds import SEEDS
+from paddle_roberta.dev.synthetic import build_checkpoint
 config = json.loads(sys.argv[3]) or SEEDS["distilroberta-base"].config
 build_checkpoint(sys.argv[1], sys.argv[2], config, fmt=sys.argv[4])
 """

@@ -122,7 +122,7 @@ def build(shape: str) -> str:
         return served
     from paddle_roberta import convert
     from paddle_roberta.export_inference import export_inference
-    from paddle_roberta.synthetic import build_checkpoint
+    from paddle_roberta.dev.synthetic import build_checkpoint
 
     src, out = os.path.join(CACHE, f"roberta-cls-{shape}-hf"), os.path.join(CACHE, f"roberta-cls-{shape}-paddle")
     print(f"building {served} (once) ...", file=sys.stderr)

@@ -10,7 +10,7 @@ hidden 312, 12 heads, intermediate 1248, vocab 8021, 512 positions,
 import sys
 
 try:
-    from paddle_roberta.seed_script import main
+    from paddle_roberta.dev.seed_script import main
 except ModuleNotFoundError as e:  # another Python than the project's (the system one): say which to use
     sys.exit(f"{sys.argv[0]}: {e}; run it with the project's environment: .venv/bin/python {sys.argv[0]} ... "
              "(`make .venv/.installed` creates it)")

@@ -1,11 +1,18 @@
-"""Convert Hugging Face PyTorch BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP model directories, and back out."""
+"""Convert Hugging Face PyTorch BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP model directories, and back out.
 
-__version__ = "0.1.0"
+The layout follows the three pipelines (see README, "How it works"): ``convert`` (Hugging Face -> PaddleNLP),
+``export_hf`` (PaddleNLP -> Hugging Face) and ``export_inference`` (PaddleNLP -> Paddle Inference), each built from
+the stages ``families`` (tables, plan, configs), ``files`` (readers, writers, the output directory), ``tokenizer``
+and ``parity`` (compare, verify, the gate). No module of the package imports this file.
+"""
 
-from .api import from_pretrained, tokenizer  # noqa: E402
-from .convert import convert  # noqa: E402
-from .errors import ConversionError  # noqa: E402
-from .export_hf import export  # noqa: E402
-from .export_inference import export_inference  # noqa: E402
+from ._version import __version__
+from .api import from_pretrained, tokenizer
+from .convert import convert
+from .errors import ConversionError
+from .export_hf import export
+from .export_inference import export_inference
+from .result import Result
 
-__all__ = ["convert", "export", "export_inference", "from_pretrained", "tokenizer", "ConversionError", "__version__"]
+__all__ = ["convert", "export", "export_inference", "from_pretrained", "tokenizer", "ConversionError", "Result",
+           "__version__"]

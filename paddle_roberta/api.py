@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 
-from . import __version__
-from .cache import cache_root, prune, source_key, touch
+from ._version import __version__
+from .files.cache import cache_root, prune, source_key, touch
 from .convert import convert
 from .errors import ConversionError
-from .source import resolve
+from .files.source import resolve
 
 
 def converted_dir(src, **options) -> str:
@@ -49,7 +49,7 @@ def from_pretrained(src, cls=None, dtype=None, weights=None, **options):
     ``weights``: the weights file to read where the directory holds two formats that differ (a source with
     safetensors and .bin; a fine-tune saved in place beside the converted safetensors): without it such a
     directory is refused (``weight_files``)."""
-    from .loading import load
+    from .parity.loading import load
 
     if is_converted(src):
         return load(os.fspath(src), cls, dtype, weights)

@@ -8,7 +8,7 @@ import os
 import sys
 import warnings
 
-from . import __version__
+from ._version import __version__
 from .errors import ConversionError
 from .signals import Terminated, handled, pause_point, preload
 
@@ -23,14 +23,31 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def _common_parsers() -> tuple:
+    """Options several commands share, defined once: (every command's, the tolerance, commands that write a
+    directory through the verify gate)."""
+    every = argparse.ArgumentParser(add_help=False)
+    every.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    tolerance = argparse.ArgumentParser(add_help=False)
+    tolerance.add_argument("--atol", type=_tolerance, default=1e-5,
+                           help="verify tolerance (default 1e-5, scaled by outputs above 1)")
+    writes = argparse.ArgumentParser(add_help=False, parents=[tolerance])
+    writes.add_argument("--overwrite", action="store_true", help="replace the output directory when all it holds is "
+                        "this tool's unchanged output (only once the new one is complete)")
+    writes.add_argument("--no-verify", action="store_true", help="skip the parity check against the other framework")
+    writes.add_argument("--quiet", action="store_true", help="no progress lines (shown on a terminal), no summary")
+    return every, tolerance, writes
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paddle-roberta", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show the Python traceback on errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    every, tolerance, writes = _common_parsers()
 
-    c = sub.add_parser("convert", help="convert a Hugging Face model directory into a PaddleNLP one")
-    c.add_argument("src", help="Hugging Face model directory (config.json + weights)")
+    c = sub.add_parser("convert", parents=[every, writes], help="convert a Hugging Face model directory into a PaddleNLP one")
+    c.add_argument("src", help="Hugging Face model directory (config.json + weights) or hub id")
     c.add_argument("out", help="output directory (must not exist unless --overwrite)")
     c.add_argument("--format", choices=["safetensors", "pdparams"], default="safetensors")
     c.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
@@ -39,14 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--head", metavar="CLASS", help="convert to this head (e.g. BertForPreTraining) instead of the one "
                    "config.json names, when the checkpoint holds its tensors")
     c.add_argument("--weights", metavar="FILE", help="the weights file to read when SRC holds two formats that differ")
-    c.add_argument("--overwrite", action="store_true", help="replace OUT when all it holds is this tool's unchanged "
-                   "output (only once the new one is complete)")
-    c.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
-    c.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled by outputs above 1)")
-    c.add_argument("--quiet", action="store_true", help="no progress lines (shown on a terminal), no summary")
-    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    v = sub.add_parser("verify", help="compare a converted directory with its torch original, text to logits")
+    v = sub.add_parser("verify", parents=[every, tolerance],
+                       help="compare a converted directory with its torch original, text to logits")
     v.add_argument("src", help="the Hugging Face model directory that was converted")
     v.add_argument("out", help="the converted PaddleNLP directory")
     v.add_argument("--text", nargs="+", action="extend", default=[], metavar="T",
@@ -54,10 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     v.add_argument("--weights", metavar="FILE", action="append", default=[],
                    help="a weights file of SRC or OUT to read when that directory holds two formats that differ")
-    v.add_argument("--atol", type=_tolerance, default=1e-5, help="tolerance (default 1e-5, scaled by outputs above 1)")
-    v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    e = sub.add_parser("export", help="write a PaddleNLP directory as a Hugging Face PyTorch one or a Paddle Inference model, verified")
+    e = sub.add_parser("export", parents=[every, writes],
+                       help="write a PaddleNLP directory as a Hugging Face PyTorch one or a Paddle Inference model, verified")
     e.add_argument("paddle_dir", help="a PaddleNLP Bert*/Roberta*/XLMRoberta* directory (converted, or saved with save_pretrained)")
     e.add_argument("dest", help="the directory to write (must not exist unless --overwrite)")
     e.add_argument("--to", choices=["huggingface", "inference"], default="huggingface",
@@ -65,19 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the dygraph Paddle model)")
     e.add_argument("--weights", metavar="FILE", help="the weights file of PADDLE_DIR to read when it holds two formats "
                    "that differ (a fine-tune saved in place: model_state.pdparams)")
-    e.add_argument("--overwrite", action="store_true", help="replace DEST when all it holds is this tool's unchanged output")
-    e.add_argument("--no-verify", action="store_true", help="skip loading the result in transformers and comparing")
-    e.add_argument("--atol", type=_tolerance, default=1e-5, help="verify tolerance (default 1e-5, scaled as for verify)")
-    e.add_argument("--quiet", action="store_true", help="no summary")
-    e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    k = sub.add_parser("cache", help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else ~/.cache/paddle_roberta)")
+    k = sub.add_parser("cache", parents=[every], help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else ~/.cache/paddle_roberta)")
     k.add_argument("action", choices=["list", "clear"], help="list: its entries, least recently used first; clear: remove them")
-    k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    ls = sub.add_parser("list", help="the seed models this project knows, with their shapes")
+    ls = sub.add_parser("list", parents=[every], help="the seed models this project knows, with their shapes")
     ls.add_argument("--json", action="store_true", help="machine-readable, with each seed's whole config")
-    ls.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -140,35 +144,45 @@ def _run(args) -> int:
 
 
 def _convert(args) -> int:
-    from .convert import convert_with_report
+    from .convert import convert
 
-    result = convert_with_report(
+    result = convert(
         args.src, args.out, format=args.format, dtype=args.dtype, num_choices=args.num_choices,
         overwrite=args.overwrite, family=args.family, head=args.head, progress=not args.quiet and sys.stderr.isatty(),
         verify=False if args.no_verify else None, atol=args.atol, weights=args.weights,
     )
     if not args.quiet:
-        plan = result.plan
-        d = plan.dims
+        d = result.plan.dims
         print(f"{args.src} -> {result.path}")
-        print(f"  class   {plan.paddle_class}  ({d['layers']} layers, hidden {d['H']}, vocab {d['V']})")
-        buffers = [n for n in plan.dropped if not any(n.startswith(g.split("*")[0]) for g in plan.dropped_heads)]
-        print(f"  tensors {len(plan.entries)} written, {len(plan.dropped)} dropped on purpose ({', '.join(buffers) or 'none'})")
-        for group in plan.dropped_heads:
-            print(f"  dropped {group}")
-        for note in plan.notes:
-            print(f"  note    {note}")
-        if result.verify_report:
-            print("\n" + result.verify_report["text"])
+        print(f"  class   {result.model_class}  ({d['layers']} layers, hidden {d['H']}, vocab {d['V']})")
+        _summary(result)
     return 0
 
 
-def _verify(args) -> int:
-    from .output_dir import MARKER, written_by_us
-    from .source import read_config, resolve
-    from .verify import format_report, verify, write_json
+def _summary(result):
+    """The lines every command that writes a model prints after its class line."""
+    plan = result.plan
+    groups = plan.dropped_heads if plan else []
+    buffers = [n for n in result.dropped if not any(n.startswith(g.split("*")[0]) for g in groups)]
+    line = f"  tensors {result.tensors} written"
+    if result.dropped:
+        line += f", {len(result.dropped)} dropped on purpose" + (f" (buffers: {', '.join(buffers)})" if buffers else "")
+    if result.tokenizer is not None or plan is None or plan.to == "hf":
+        line += f"; tokenizer: {result.tokenizer or 'none'}"
+    print(line)
+    for group in groups:
+        print(f"  dropped {group}")
+    for note in result.notes:
+        print(f"  note    {note}")
+    if result.verify_report:
+        print("\n" + result.verify_report["text"])
 
-    from .weight_files import in_folder
+
+def _verify(args) -> int:
+    from .files.output_dir import MARKER, written_by_us
+    from .files.source import read_config, resolve
+    from .files.weight_files import in_folder
+    from .parity.verify import format_report, verify, write_json
 
     # a directory or a hub id, as for convert; --weights may name one of its files
     src = resolve(args.src, in_folder(args.src, args.weights) if os.path.isdir(args.src) else None).path
@@ -207,12 +221,9 @@ def _export(args) -> int:
     result = export(args.paddle_dir, args.dest, to=args.to, overwrite=args.overwrite,
                     verify=False if args.no_verify else None, atol=args.atol, weights=args.weights)
     if not args.quiet:
-        print(f"{args.paddle_dir} -> {result['path']}")
-        print(f"  class   {result['hf_class']} (transformers), {result['tensors']} tensors, tokenizer: {result['tokenizer'] or 'none'}")
-        if result["dropped"]:
-            print(f"  dropped {', '.join(result['dropped'])} (transformers' {result['hf_class']} has no pooler)")
-        if result["verify_report"]:
-            print("\n" + result["verify_report"]["text"])
+        print(f"{args.paddle_dir} -> {result.path}")
+        print(f"  class   {result.model_class} (transformers)")
+        _summary(result)
     return 0
 
 
@@ -222,18 +233,18 @@ def _export_inference(args) -> int:
     result = export_inference(args.paddle_dir, args.dest, source=args.source, overwrite=args.overwrite,
                               verify=False if args.no_verify else None, atol=args.atol, weights=args.weights)
     if not args.quiet:
-        print(f"{args.paddle_dir} -> {result['path']}")
-        print(f"  model   {result['paddle_class']} for Paddle Inference; inputs {', '.join(i['name'] for i in result['inputs'])}; "
-              f"outputs {', '.join(result['outputs'])}")
-        if result["verify_report"]:
-            print("\n" + result["verify_report"]["text"])
+        print(f"{args.paddle_dir} -> {result.path}")
+        print(f"  model   {result.model_class} for Paddle Inference; inputs {', '.join(i['name'] for i in result.inputs)}; "
+              f"outputs {', '.join(result.outputs)}")
+        if result.verify_report:
+            print("\n" + result.verify_report["text"])
     return 0
 
 
 def _cache(args) -> int:
     import time
 
-    from . import cache
+    from .files import cache
 
     root = cache.cache_root()
     if args.action == "clear":
@@ -257,7 +268,7 @@ def _size(n: int) -> str:
 
 
 def _list(as_json: bool) -> int:
-    from .seeds import SEEDS
+    from .dev.seeds import SEEDS
 
     if as_json:
         import json

@@ -18,23 +18,25 @@ import shutil
 
 import numpy as np
 
-from . import parity
-from .check import hf_class_for
-from .convert import _VERIFY_LOCK, verify_policy
 from .errors import ConversionError
-from .export_hf import _family_and_head, written_by_transformers
-from .mapping import FAMILIES
-from .output_dir import building, check_output, write_marker
+from .families.detect import paddle_family_and_head, written_by_transformers
+from .families.plan import table_rows
+from .families.tables import FAMILIES, hf_class_for
+from .files.output_dir import building, check_output, write_marker
+from .files.source import read_config
+from .parity import compare as parity
+from .parity.gate import VERIFY_LOCK, verify_policy
+from .result import Result
 from .serving import INFERENCE_JSON, Predictor
 from .signals import pause_point
-from .source import read_config
-from .tokenizer_kind import TOKENIZER_FILES
+from .tokenizer.kind import TOKENIZER_FILES
 
 
-
-def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5, weights=None) -> dict:
-    """Returns {"path", "paddle_class", "inputs", "outputs", "verify_report"}; ConversionError on bad input or a
-    failed verification, leaving nothing at ``dest``."""
+def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5, weights=None) -> Result:
+    """Write the Paddle Inference model of the PaddleNLP directory ``paddle_dir`` into ``dest``, verified against the
+    torch original at ``source`` (a Hugging Face directory) or else the dygraph PaddleNLP model. Returns a ``Result``
+    (``inputs``/``outputs`` in the static graph's order); ConversionError on bad input or a failed verification,
+    leaving nothing at ``dest``."""
     verify, _ = verify_policy(verify)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
@@ -45,14 +47,14 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     if written_by_transformers(config):
         raise ConversionError(f"{config_path}: a Hugging Face directory, not a PaddleNLP one; convert it first "
                               "(paddle-roberta convert), then export the result")
-    fam, head = _family_and_head(config, config_path)
+    fam, head = paddle_family_and_head(config, config_path)
     if source is not None and not os.path.isfile(os.path.join(os.fspath(source), "config.json")):
         raise ConversionError(f"{source}: not a Hugging Face model directory (no config.json) for --source")
     check_output(dest, src, overwrite)
     pause_point("reading")
 
-    from .loading import load
-    from .verify import quiet_libraries
+    from .parity.loading import load
+    from .parity.verify import quiet_libraries
 
     quiet_libraries()
     dtype = config.get("dtype", "float32")
@@ -71,14 +73,14 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
             json.dump(spec, f, indent=2)
         report = None
         if verify:
-            with _VERIFY_LOCK:
+            with VERIFY_LOCK:
                 report = _verified(tmp, dest, model, fam, head, spec, source, atol)
             pause_point("verifying")
         _write_readme(tmp, spec, report)
         write_marker(tmp, src, spec["paddle_class"] + " (Paddle Inference)")
         pause_point("writing")
-    return {"path": dest, "paddle_class": spec["paddle_class"], "inputs": spec["inputs"], "outputs": spec["outputs"],
-            "verify_report": report}
+    return Result(dest, spec["paddle_class"], len(model.state_dict()), verify_report=report,
+                  weights_file=os.path.join(dest, spec["params_file"]), inputs=spec["inputs"], outputs=spec["outputs"])
 
 
 # PaddleNLP's xlm_roberta module code does not convert to a static graph in paddle 3.3.1 (dy2static
@@ -92,23 +94,20 @@ def _as_family(model, fam, served_fam, head, config):
     """``model`` (a PaddleNLP ``fam`` model) as the ``served_fam`` class of the same head, every weight mapped."""
     import paddlenlp.transformers as pt
 
-    from .plan import table_rows
-
     layers = config["num_hidden_layers"]
-    prefix = lambda f: "" if head == "Model" else f.base_prefix + "."
     state = {k: v for k, v in model.state_dict().items()}
-    rows, pooler = table_rows(fam, head, layers, prefix(fam), prefix(fam))
-    by_hf = {hf: state[pd] for hf_names, pd, *_ in rows + pooler if pd in state for hf in hf_names}
-    rows, pooler = table_rows(served_fam, head, layers, prefix(fam), prefix(served_fam))
+    rows, pooler = table_rows(fam, head, layers, fam.prefix(head), fam.prefix(head))
+    by_hf = {hf: state[row.paddle] for row in rows + pooler if row.paddle in state for hf in row.hf}
+    rows, pooler = table_rows(served_fam, head, layers, fam.prefix(head), served_fam.prefix(head))
     served_config = dict(config, model_type=served_fam.name, architectures=[served_fam.heads[head].paddle_class])
     cls = getattr(pt, served_fam.heads[head].paddle_class)
     served = cls(cls.config_class(**{k: v for k, v in served_config.items() if k not in ("paddle_roberta", "dtype")}))
     wanted = served.state_dict()
     values = {}
-    for hf_names, pd, *_ in rows + pooler:
-        source = next((by_hf[h] for h in hf_names if h in by_hf), None)
-        if pd in wanted and source is not None:
-            values[pd] = source
+    for row in rows + pooler:
+        source = next((by_hf[h] for h in row.hf if h in by_hf), None)
+        if row.paddle in wanted and source is not None:
+            values[row.paddle] = source
     missing = sorted(set(wanted) - set(values))
     if missing:
         raise ConversionError(f"{served_fam.heads[head].paddle_class}: no {fam.name} weight maps to {missing[0]}")
@@ -167,7 +166,7 @@ def _save_static(model, spec, folder):
 
 
 def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
-    from .verify import FILL_MASK, SENTENCES
+    from .parity.verify import FILL_MASK, SENTENCES
 
     predictor = Predictor(tmp)
     cfg = model.config

@@ -86,7 +86,7 @@ class Predictor:
             return self._executor
 
     def _inputs(self, feed: dict) -> list:
-        from .parity import causal_additive_mask
+        from .parity.compare import causal_additive_mask
 
         values = []
         for spec in self.spec["inputs"]:

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from paddle_roberta import ConversionError, convert
-from paddle_roberta.seeds import SEEDS
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.seeds import SEEDS
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
 

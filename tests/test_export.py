@@ -10,7 +10,7 @@ from safetensors.numpy import load_file
 
 from conftest import BASE_PREFIX, HEADS, TINY, VOCAB, hf_class
 from paddle_roberta import ConversionError, convert, export
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 
@@ -27,7 +27,7 @@ def test_round_trip_is_bit_identical(tmp_path, paddle_quiet, family, head):
     build_checkpoint(str(src), hf_class(family, head), config_for(family, head), seed=11)
     convert(src, pd)
     result = export(pd, back)  # verified against PaddleNLP by default
-    assert result["verify_report"]["ok"] and result["hf_class"] == hf_class(family, head)
+    assert result.verify_report["ok"] and result.model_class == hf_class(family, head)
 
     original, exported = load_file(src / "model.safetensors"), load_file(back / "model.safetensors")
     assert set(exported) == set(original), set(exported) ^ set(original)
@@ -43,7 +43,7 @@ def _fine_tune(model, family, head, steps=3):
     """A few SGD steps on the model's own outputs: weights that match no Hugging Face original."""
     import paddle
 
-    from paddle_roberta import parity
+    from paddle_roberta.parity import compare as parity
 
     cfg = model.config
     inputs = parity.make_batch(family, head, cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id,
@@ -83,7 +83,7 @@ def test_paddle_fine_tuned_model_exports_and_matches(tmp_path, paddle_quiet, fam
         result = export(tuned, out)
     except ConversionError as e:
         raise AssertionError(f"{e}\n{e.details}") from None
-    report = result["verify_report"]
+    report = result.verify_report
     assert report["ok"] and report["tokenizer"] is not None, result
     embedding = ("" if head == "Model" else BASE_PREFIX[family]) + "embeddings.word_embeddings.weight"
     changed = load_file(out / "model.safetensors")[embedding]
@@ -159,3 +159,42 @@ def test_clue_checkpoint_round_trip_and_reverse_verify(tmp_path, paddle_quiet):
     r = subprocess.run([sys.executable, "-m", "paddle_roberta", "verify", str(back), str(pd)], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0 and "PASS" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("safe", [False, True], ids=["pdparams-shards", "safetensors-shards"])
+def test_sharded_paddle_weights_export_and_verify(tmp_path, paddle_quiet, safe):
+    """PaddleNLP's save_pretrained with max_shard_size writes shards and an index: export reads them as one
+    checkpoint (the same reader convert uses), verifies, and gives back the source's tensors bit for bit."""
+    import paddlenlp.transformers as pt
+
+    src, pd, sharded, back = tmp_path / "hf", tmp_path / "paddle", tmp_path / "sharded", tmp_path / "back"
+    config = dict(TINY["roberta"], vocab_size=700, max_position_embeddings=66)  # room for a real vocabulary
+    build_checkpoint(str(src), "RobertaForSequenceClassification", config, seed=13, vocab=VOCAB["roberta"])
+    convert(src, pd)
+    model = pt.RobertaForSequenceClassification.from_pretrained(str(pd))
+    model.save_pretrained(str(sharded), max_shard_size="20KB", safe_serialization=safe)
+    pt.AutoTokenizer.from_pretrained(str(pd)).save_pretrained(str(sharded))
+    index = "model.safetensors.index.json" if safe else "model_state.pdparams.index.json"
+    shards = [p for p in sharded.iterdir() if p.suffix in (".pdparams", ".safetensors")]
+    assert (sharded / index).exists() and len(shards) > 2, sorted(p.name for p in sharded.iterdir())
+
+    result = export(sharded, back)
+    assert result.verify_report["ok"] and result.model_class == "RobertaForSequenceClassification"
+    original, exported = load_file(src / "model.safetensors"), load_file(back / "model.safetensors")
+    assert set(exported) == set(original)
+    for name, value in original.items():
+        np.testing.assert_array_equal(exported[name], value, err_msg=name)
+
+
+def test_export_checks_shapes_against_the_config(tmp_path, paddle_quiet):
+    """The shape checks convert makes hold on the way back: a PaddleNLP config whose sizes disagree with the
+    tensors is refused naming the tensor, before anything is written."""
+    src, pd = tmp_path / "hf", tmp_path / "paddle"
+    build_checkpoint(str(src), "BertForSequenceClassification", TINY["bert"], seed=14)
+    convert(src, pd)
+    config = json.loads((pd / "config.json").read_text())
+    config["intermediate_size"] += 4
+    (pd / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConversionError, match=r"tensor bert.encoder.layers.0.linear1.weight has shape .* implies"):
+        export(pd, tmp_path / "back", verify=False)
+    assert not (tmp_path / "back").exists()

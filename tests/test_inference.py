@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import HEADS, TINY, VOCAB, hf_class
-from paddle_roberta import ConversionError, convert, parity
+from paddle_roberta import ConversionError, convert
+from paddle_roberta.parity import compare as parity
 from paddle_roberta.export_inference import export_inference
 from paddle_roberta.serving import Predictor
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 
@@ -28,7 +29,7 @@ def test_every_head_exports_and_agrees_with_torch(tmp_path, paddle_quiet, family
     model = build_checkpoint(str(src), hf_class(family, head), config, seed=40, vocab=VOCAB[family])
     convert(src, pd, verify=False)
     result = export_inference(pd, served, source=src)
-    report = result["verify_report"]
+    report = result.verify_report
     assert report["ok"] and report["reference"].startswith("torch") and len(report["outputs"]) >= 1
     spec = json.loads((served / "inference.json").read_text())
     assert [i["name"] for i in spec["inputs"]] == ["input_ids", "attention_mask"] + (["token_type_ids"] if family == "bert" else [])

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from conftest import ATOL, TINY
-from paddle_roberta import ConversionError, convert, from_pretrained, parity
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta import ConversionError, convert, from_pretrained
+from paddle_roberta.parity import compare as parity
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CONFIG = dict(TINY["roberta"], num_labels=3)
 

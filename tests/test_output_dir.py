@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import TINY
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import ATOL, BASE_PREFIX, HEADS, HF_PREFIX, TINY, assert_loaded_equals_file, hf_class, read_output
-from paddle_roberta import parity
-from paddle_roberta.check import check
-from paddle_roberta.convert import convert_with_report
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.parity import compare as parity
+from paddle_roberta.parity.check import check
+
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 
@@ -24,7 +24,7 @@ def test_convert_load_and_match_torch(tmp_path, paddle_quiet, family, head, src_
     src, out = tmp_path / "hf", tmp_path / "paddle"
     config = dict(TINY[family], num_labels=2) if head == "ForQuestionAnswering" else TINY[family]  # start, end
     torch_model = build_checkpoint(str(src), hf_class(family, head), config, seed=7, fmt=src_format)
-    result = convert_with_report(src, out, format=out_format)  # verify on by default: a refusal fails here
+    result = convert(src, out, format=out_format)  # verify on by default: a refusal fails here
     assert result.verify_report is not None and result.verify_report["ok"]
 
     # Weights: every converted tensor equals its torch source exactly (transposed where the
@@ -61,7 +61,7 @@ def test_bert_pooler_feeds_classifier(tmp_path, paddle_quiet):
     """The incumbent drops the pooler of non-bare checkpoints; here a changed pooler changes the logits."""
     src, out = tmp_path / "hf", tmp_path / "paddle"
     model = build_checkpoint(str(src), "BertForSequenceClassification", TINY["bert"], seed=3)
-    convert_with_report(src, out)
+    convert(src, out)
     weights = read_output(out)
     np.testing.assert_array_equal(weights["bert.pooler.dense.weight"], model.bert.pooler.dense.weight.detach().numpy().T)
     assert check(str(src), str(out), torch_model=model)["diffs"][-1].within(ATOL)
@@ -74,7 +74,7 @@ def test_padded_positions_differ_and_are_reported_not_judged(tmp_path, paddle_qu
     model = build_checkpoint(str(src), "RobertaForMaskedLM", TINY["roberta"], seed=5)
     pad_row = model.roberta.embeddings.word_embeddings.weight[TINY["roberta"]["pad_token_id"]]
     assert float(pad_row.abs().max()) > 0.05  # what an initialiser would have left at 0
-    convert_with_report(src, out)
+    convert(src, out)
     report = check(str(src), str(out), torch_model=model)
     by_name = {d.name: d for d in report["diffs"]}
     first = by_name["hidden_states[0]"]
@@ -98,7 +98,7 @@ def test_bert_has_no_padded_difference(tmp_path, paddle_quiet):
     """PaddleNLP's BertEmbeddings sets no padding_idx: BERT agrees at padded positions too."""
     src, out = tmp_path / "hf", tmp_path / "paddle"
     model = build_checkpoint(str(src), "BertModel", TINY["bert"], seed=5)
-    convert_with_report(src, out)
+    convert(src, out)
     report = check(str(src), str(out), torch_model=model)
     assert all(d.padded_max_abs is not None and d.padded_max_abs <= ATOL
                for d in report["diffs"] if d.name.startswith("hidden_states"))
@@ -107,12 +107,12 @@ def test_bert_has_no_padded_difference(tmp_path, paddle_quiet):
 def test_paddlenlp_low_cpu_mem_usage_ignores_layer_norm_eps(tmp_path, paddle_quiet):
     """Measured, and in the README's known differences: PaddleNLP's low_cpu_mem_usage=True loads every weight
     from the file but builds the LayerNorms with paddle's default epsilon (1e-5), not the config's 1e-12 (BERT),
-    so outputs move by ~1e-2. paddle_roberta.loading.load sets them back; if PaddleNLP fixes it, this test says so."""
+    so outputs move by ~1e-2. paddle_roberta.parity.loading.load sets them back; if PaddleNLP fixes it, this test says so."""
     import paddlenlp.transformers as pt
 
     src, out = tmp_path / "hf", tmp_path / "paddle"
     build_checkpoint(str(src), "BertModel", TINY["bert"], seed=3)
-    convert_with_report(src, out, verify=False)
+    convert(src, out, verify=False)
     plain = pt.BertModel.from_pretrained(str(out))
     lazy = pt.BertModel.from_pretrained(str(out), low_cpu_mem_usage=True)
     assert plain.embeddings.layer_norm._epsilon == TINY["bert"]["layer_norm_eps"] == 1e-12
@@ -128,13 +128,13 @@ def test_fast_load_equals_plain_load(tmp_path, paddle_quiet, family, out_format)
     for every head; PaddleNLP's low_cpu_mem_usage=True alone is not, for BERT."""
     import paddlenlp.transformers as pt
 
-    from paddle_roberta.loading import load
+    from paddle_roberta.parity.loading import load
 
     for n, head in enumerate(HEADS[family]):
         src, out = tmp_path / head, tmp_path / f"{head}-paddle"
         config = dict(TINY[family], num_labels=2) if head == "ForQuestionAnswering" else TINY[family]
         build_checkpoint(str(src), hf_class(family, head), config, seed=30 + n)
-        result = convert_with_report(src, out, format=out_format, verify=False)
+        result = convert(src, out, format=out_format, verify=False)
         fast, plain = load(str(out)), getattr(pt, result.plan.paddle_class).from_pretrained(str(out))
         lazy_alone = getattr(pt, result.plan.paddle_class).from_pretrained(str(out), low_cpu_mem_usage=True)
         assert type(fast) is type(plain) and all(p._is_initialized() for p in fast.parameters())

@@ -16,8 +16,8 @@ import sys
 
 import pytest
 
-from paddle_roberta.seeds import SEEDS
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.seeds import SEEDS
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)

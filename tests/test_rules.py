@@ -13,9 +13,9 @@ from safetensors.numpy import load_file, save_file
 
 from conftest import ATOL, TINY, read_output
 from paddle_roberta import ConversionError, convert
-from paddle_roberta.check import check
-from paddle_roberta.convert import convert_with_report
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.parity.check import check
+
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 
 def edit_safetensors(src, fn):
@@ -138,7 +138,7 @@ def test_half_precision_sources_upcast_exactly(tmp_path, paddle_quiet, src_dtype
     src = tmp_path / "hf"
     model = build_checkpoint(str(src), "BertForSequenceClassification", TINY["bert"], seed=4, fmt="bin")
     model.to(src_dtype).save_pretrained(src)  # safetensors in float16/bfloat16 beside the .bin: safetensors wins
-    result = convert_with_report(src, tmp_path / "out")
+    result = convert(src, tmp_path / "out")
     weights = read_output(tmp_path / "out")
     state = model.state_dict()
     for e in result.plan.entries:
@@ -156,7 +156,7 @@ def test_output_dtype(tmp_path, paddle_quiet, dtype, out_format):
 
     src = tmp_path / "hf"
     model = build_checkpoint(str(src), "RobertaForMaskedLM", TINY["roberta"], seed=5)
-    result = convert_with_report(src, tmp_path / "out", dtype=dtype, format=out_format)  # verified, as float32
+    result = convert(src, tmp_path / "out", dtype=dtype, format=out_format)  # verified, as float32
     assert result.verify_report["ok"] and result.verify_report["dtype"] == dtype
     weights = read_output(tmp_path / "out")
     state = model.state_dict()
@@ -248,16 +248,16 @@ def test_cli(bert_mlm, tmp_path):
 @pytest.mark.parametrize("out_format", ["safetensors", "pdparams"])
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])
 def test_large_tensors_stream_in_blocks(tmp_path, monkeypatch, fmt, out_format):
-    """Tensors above convert.BLOCK_BYTES go through memory a block of rows at a time (XLM-R's 733 MiB word
+    """Tensors above files.stream.BLOCK_BYTES go through memory a block of rows at a time (XLM-R's 733 MiB word
     embedding): with a block of 3 rows every tensor here is cut, the tied decoder is compared block by
     block, and the output is still bit-identical; a NaN in a late block and an untied decoder are refused."""
     import importlib
 
-    conv = importlib.import_module("paddle_roberta.convert")  # the module, not the function of that name
+    conv = importlib.import_module("paddle_roberta.files.stream")
     monkeypatch.setattr(conv, "BLOCK_BYTES", 3 * TINY["xlm-roberta"]["hidden_size"] * 4)
     src = tmp_path / "hf"
     model = build_checkpoint(str(src), "XLMRobertaForMaskedLM", TINY["xlm-roberta"], seed=3, fmt=fmt)
-    result = convert_with_report(src, tmp_path / "out", format=out_format, verify=False)
+    result = convert(src, tmp_path / "out", format=out_format, verify=False)
     source = {k: v.numpy() for k, v in model.state_dict().items()}
     weights = read_output(tmp_path / "out")
     for e in result.plan.entries:

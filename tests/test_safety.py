@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from conftest import TINY
 from paddle_roberta import ConversionError, convert
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
 

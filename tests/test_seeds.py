@@ -1,15 +1,16 @@
 """Each seed model at its exact architecture (random weights: hub weights cannot be fetched here)."""
 
 import json
+import shutil
 import re
 
 import pytest
 
 from conftest import ATOL
-from paddle_roberta.check import check
-from paddle_roberta.convert import convert_with_report
-from paddle_roberta.seeds import SEEDS
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.parity.check import check
+
+from paddle_roberta.dev.seeds import SEEDS
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 
 # The peak memory of `paddle-roberta ARGS` (none: the imports alone) in its own process: VmHWM of the new
@@ -17,7 +18,7 @@ from paddle_roberta.synthetic import build_checkpoint
 PEAK = """
 import sys
 from paddle_roberta.cli import main
-import paddle_roberta.convert
+import paddle_roberta.convert, paddle_roberta.export_hf
 code = main(sys.argv[1:]) if len(sys.argv) > 1 else 0
 print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:")) // 1024)
 sys.exit(code)
@@ -46,10 +47,16 @@ def test_seed_architecture(tmp_path, paddle_quiet, name):
 
     size = sum(f.stat().st_size for f in src.iterdir() if f.suffix in (".safetensors", ".bin"))
     if size > 2**30:  # the streaming bound of the benchmark (issue 4), at this exact shape
-        above = peak_mib(["convert", str(src), str(tmp_path / "streamed"), "--no-verify", "--quiet"]) - peak_mib([])
+        base = peak_mib([])
+        above = peak_mib(["convert", str(src), str(tmp_path / "streamed"), "--no-verify", "--quiet"]) - base
         assert above <= 0.25 * size / 2**20, f"{name}: {above} MiB above baseline for a {size / 2**20:.0f} MiB checkpoint"
+        # and back: export streams through the same path, within the same bound
+        back = peak_mib(["export", str(tmp_path / "streamed"), str(tmp_path / "back"), "--no-verify", "--quiet"]) - base
+        assert back <= 0.25 * size / 2**20, f"{name}: export {back} MiB above baseline for a {size / 2**20:.0f} MiB checkpoint"
+        print(f"{name}: {size / 2**20:.0f} MiB checkpoint; peak above imports: convert {above} MiB, export {back} MiB")
+        shutil.rmtree(tmp_path / "back")
 
-    result = convert_with_report(src, out)
+    result = convert(src, out)
     assert result.plan.paddle_class == seed.paddle_class
     config = json.loads((out / "config.json").read_text())
     for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
@@ -74,7 +81,7 @@ def test_clue_as_roberta_would_be_wrong(tmp_path, paddle_quiet):
     model = build_checkpoint(str(src), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
     # verify compares with transformers' RobertaModel, which reads the config the same wrong way and agrees;
     # the model card's BertModel, what the checkpoint was trained as, does not
-    convert_with_report(src, out, family="roberta", verify=False)  # verify fails too: [UNK] is RoBERTa's pad id 1 here
+    convert(src, out, family="roberta", verify=False)  # verify fails too: [UNK] is RoBERTa's pad id 1 here
     report = check(str(src), str(out), torch_model=model)
     assert max(d.max_abs for d in report["diffs"]) > 1e-2
 
@@ -105,7 +112,7 @@ def test_clue_style_from_bin_to_pdparams(tmp_path, paddle_quiet):
                   num_attention_heads=4, intermediate_size=40)
     src, out = tmp_path / "hf", tmp_path / "paddle"
     model = build_checkpoint(str(src), "BertModel", config, vocab="wordpiece", config_json=config, fmt="bin")
-    result = convert_with_report(src, out, format="pdparams")
+    result = convert(src, out, format="pdparams")
     assert result.plan.paddle_class == "BertModel" and (out / "model_state.pdparams").exists()
     report = check(str(src), str(out), torch_model=model)
     assert all(d.within(ATOL) for d in report["diffs"] + report["auto_diffs"])
@@ -205,6 +212,6 @@ def test_clue_tiny_with_a_2019_config(tmp_path):
     old = {k: v for k, v in seed.config.items() if k != "model_type"}
     src, out = tmp_path / "hf", tmp_path / "paddle"
     build_checkpoint(str(src), "BertModel", seed.config, vocab=seed.vocab, config_json=old)
-    result = convert_with_report(src, out)
+    result = convert(src, out)
     assert result.plan.paddle_class == "BertModel" and result.verify_report["ok"]
     assert any(n.startswith("family: ") and "names none; bert from" in n for n in result.plan.notes)

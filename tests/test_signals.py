@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from paddle_roberta.seeds import SEEDS
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta.dev.seeds import SEEDS
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
 STAGES = ["reading", "converting", "verifying", "writing"]

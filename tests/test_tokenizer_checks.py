@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paddle_roberta import ConversionError, convert
-from paddle_roberta.synthetic import build_checkpoint, wordpiece_tokens
+from paddle_roberta.dev.synthetic import build_checkpoint, wordpiece_tokens
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
 BERT = dict(vocab_size=300, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,

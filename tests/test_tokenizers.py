@@ -5,7 +5,7 @@ import json
 import pytest
 
 from paddle_roberta import convert
-from paddle_roberta.synthetic import build_checkpoint, wordpiece_tokens
+from paddle_roberta.dev.synthetic import build_checkpoint, wordpiece_tokens
 
 CORPUS = [
     "中华人民共和国成立于1949年。",  # simplified
@@ -133,7 +133,7 @@ def test_tokenizer_json_only_source(tmp_path, paddle_quiet, family):
     import paddlenlp.transformers as pt
     import transformers
 
-    from paddle_roberta.convert import convert_with_report
+    from paddle_roberta import convert
 
     src, out = tmp_path / "hf", tmp_path / "paddle"
     if family == "bert":
@@ -148,7 +148,7 @@ def test_tokenizer_json_only_source(tmp_path, paddle_quiet, family):
         (src / name).unlink(missing_ok=True)
     assert sorted(p.name for p in src.iterdir() if "token" in p.name or "vocab" in p.name) == ["tokenizer.json"]
 
-    result = convert_with_report(src, out)
+    result = convert(src, out)
     assert result.verify_report["tokenizer"] is not None and result.verify_report["ok"]
     hf = {"fast": hf_cls.from_pretrained(str(src))}
     paddle_tok = pt.AutoTokenizer.from_pretrained(str(out))
@@ -191,7 +191,7 @@ def test_xlm_roberta_sentencepiece(tmp_path, paddle_quiet):
     import paddlenlp.transformers as pt
     import transformers
 
-    from paddle_roberta.synthetic import write_sentencepiece
+    from paddle_roberta.dev.synthetic import write_sentencepiece
 
     src, out = tmp_path / "hf", tmp_path / "paddle"
     src.mkdir()

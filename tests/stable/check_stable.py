@@ -25,7 +25,7 @@ ATOL = 1e-5  # verify's bar: |a - b| <= ATOL * max(1, max|a|, max|last hidden| f
 
 
 def causal_additive_mask(mask):
-    """As paddle_roberta.parity.causal_additive_mask (this environment cannot import the package)."""
+    """As paddle_roberta.parity.compare.causal_additive_mask (this environment cannot import the package)."""
     seq = mask.shape[-1]
     allowed = np.tril(np.ones((seq, seq), dtype=bool))[None, None] & mask[:, None, None, :].astype(bool)
     return np.where(allowed, 0.0, -1e4).astype(np.float32)

@@ -18,9 +18,10 @@ import sys
 
 import numpy as np
 
-from paddle_roberta import convert, parity
-from paddle_roberta.mapping import FAMILIES
-from paddle_roberta.synthetic import build_checkpoint
+from paddle_roberta import convert
+from paddle_roberta.parity import compare as parity
+from paddle_roberta.families.tables import FAMILIES
+from paddle_roberta.dev.synthetic import build_checkpoint
 
 VOCAB = {"bert": "wordpiece", "roberta": "bpe", "xlm-roberta": "sentencepiece"}
 # Odd sizes, as the main tests' tiny models, with room for a real vocabulary

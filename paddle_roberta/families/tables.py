@@ -1,6 +1,6 @@
 """Declarative tensor tables: Hugging Face name -> PaddleNLP name, layout and expected shape.
 
-Each row reads ``(HF name, PaddleNLP name, layout, HF shape)``:
+Each row is a ``Row(hf, paddle, layout, shape)``:
 
 - names are relative to the base model (``bert.`` / ``roberta.`` prefixes are added by
   ``plan.py``) unless the row belongs to a head; ``{i}`` is the encoder layer index;
@@ -17,16 +17,31 @@ linear2, norm1, norm2), BertPooler, BertLMPredictionHead, RobertaLMHead,
 RobertaClassificationHead; and ``paddlenlp/transformers/xlm_roberta/modeling.py``, a port of
 transformers' module tree (XLMRobertaEmbeddings, XLMRobertaLayer, XLMRobertaLMHead, ...) whose
 names are transformers' own: only the layout column differs there.
+
+The same rows are read both ways: ``plan.make_plan`` left to right (convert), ``plan.export_plan`` right to left
+(export to Hugging Face, and mapping one family's PaddleNLP weights onto another's for Paddle Inference).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 KEEP = "keep"
 T = "transpose"
 
-EMBEDDINGS = (
+
+class Row(NamedTuple):
+    hf: object  # transformers name; in head tables a tuple of names a checkpoint ties together
+    paddle: str  # PaddleNLP name
+    layout: str  # KEEP or T
+    shape: tuple  # in transformers' layout, in the config's symbols (V, H, I, P, Y, L) or literal numbers
+
+
+def _rows(*rows) -> tuple:
+    return tuple(Row(*r) for r in rows)
+
+EMBEDDINGS = _rows(
     ("embeddings.word_embeddings.weight", "embeddings.word_embeddings.weight", KEEP, ("V", "H")),
     ("embeddings.position_embeddings.weight", "embeddings.position_embeddings.weight", KEEP, ("P", "H")),
     ("embeddings.token_type_embeddings.weight", "embeddings.token_type_embeddings.weight", KEEP, ("Y", "H")),
@@ -35,7 +50,7 @@ EMBEDDINGS = (
 )
 
 # One encoder layer; PaddleNLP builds it from paddle.nn.TransformerEncoderLayer (post-norm).
-ENCODER_LAYER = (
+ENCODER_LAYER = _rows(
     ("encoder.layer.{i}.attention.self.query.weight", "encoder.layers.{i}.self_attn.q_proj.weight", T, ("H", "H")),
     ("encoder.layer.{i}.attention.self.query.bias", "encoder.layers.{i}.self_attn.q_proj.bias", KEEP, ("H",)),
     ("encoder.layer.{i}.attention.self.key.weight", "encoder.layers.{i}.self_attn.k_proj.weight", T, ("H", "H")),
@@ -54,15 +69,15 @@ ENCODER_LAYER = (
     ("encoder.layer.{i}.output.LayerNorm.bias", "encoder.layers.{i}.norm2.bias", KEEP, ("H",)),
 )
 
-POOLER = (
+POOLER = _rows(
     ("pooler.dense.weight", "pooler.dense.weight", T, ("H", "H")),
     ("pooler.dense.bias", "pooler.dense.bias", KEEP, ("H",)),
 )
 
 # XLM-RoBERTa: PaddleNLP's xlm_roberta module tree keeps transformers' names (LayerNorm, encoder.layer,
 # attention.self.query, ...); Linear weights are still stored [in, out], so the layout column still matters.
-XLM_EMBEDDINGS = tuple((h, h, lay, shp) for h, _, lay, shp in EMBEDDINGS)
-XLM_ENCODER_LAYER = tuple((h, h, lay, shp) for h, _, lay, shp in ENCODER_LAYER)
+XLM_EMBEDDINGS = tuple(r._replace(paddle=r.hf) for r in EMBEDDINGS)
+XLM_ENCODER_LAYER = tuple(r._replace(paddle=r.hf) for r in ENCODER_LAYER)
 
 # Heads: names are absolute (no base prefix) except ``{base}``, the base model's prefix on each side. A PaddleNLP name may take its value from several
 # HF names that a checkpoint ties together (MLM decoder = word embeddings, decoder bias = head
@@ -70,7 +85,7 @@ XLM_ENCODER_LAYER = tuple((h, h, lay, shp) for h, _, lay, shp in ENCODER_LAYER)
 # one present is exactly equal, because the PaddleNLP class ties them too.
 WORD_EMBEDDINGS = "{base}embeddings.word_embeddings.weight"
 
-BERT_MLM = (
+BERT_MLM = _rows(
     ("cls.predictions.transform.dense.weight", "cls.predictions.transform.weight", T, ("H", "H")),
     ("cls.predictions.transform.dense.bias", "cls.predictions.transform.bias", KEEP, ("H",)),
     ("cls.predictions.transform.LayerNorm.weight", "cls.predictions.layer_norm.weight", KEEP, ("H",)),
@@ -79,23 +94,23 @@ BERT_MLM = (
     (("cls.predictions.bias", "cls.predictions.decoder.bias"), "cls.predictions.decoder.bias", KEEP, ("V",)),
     ((WORD_EMBEDDINGS, "cls.predictions.decoder.weight"), "cls.predictions.decoder.weight", KEEP, ("V", "H")),
 )
-BERT_NSP = (
+BERT_NSP = _rows(
     ("cls.seq_relationship.weight", "cls.seq_relationship.weight", T, (2, "H")),
     ("cls.seq_relationship.bias", "cls.seq_relationship.bias", KEEP, (2,)),
 )
-BERT_CLASSIFIER = (
+BERT_CLASSIFIER = _rows(
     ("classifier.weight", "classifier.weight", T, ("L", "H")),
     ("classifier.bias", "classifier.bias", KEEP, ("L",)),
 )
-ONE_CHOICE_SCORE = (
+ONE_CHOICE_SCORE = _rows(
     ("classifier.weight", "classifier.weight", T, (1, "H")),
     ("classifier.bias", "classifier.bias", KEEP, (1,)),
 )
-SPAN_LOGITS = (  # start/end logits: HF calls the layer qa_outputs, PaddleNLP classifier
+SPAN_LOGITS = _rows(  # start/end logits: HF calls the layer qa_outputs, PaddleNLP classifier
     ("qa_outputs.weight", "classifier.weight", T, (2, "H")),
     ("qa_outputs.bias", "classifier.bias", KEEP, (2,)),
 )
-ROBERTA_LM = (
+ROBERTA_LM = _rows(
     ("lm_head.dense.weight", "lm_head.dense.weight", T, ("H", "H")),
     ("lm_head.dense.bias", "lm_head.dense.bias", KEEP, ("H",)),
     ("lm_head.layer_norm.weight", "lm_head.layer_norm.weight", KEEP, ("H",)),
@@ -107,7 +122,7 @@ ROBERTA_LM = (
 # XLMRobertaLMHead ties its decoder to the word embeddings by reference (no decoder parameter of its
 # own), so a checkpoint's lm_head.decoder.weight is not written: it must equal the word embeddings,
 # which is what this row says (a second row for the same PaddleNLP tensor adds sources, see plan.py).
-XLM_LM = (
+XLM_LM = _rows(
     ("lm_head.dense.weight", "lm_head.dense.weight", T, ("H", "H")),
     ("lm_head.dense.bias", "lm_head.dense.bias", KEEP, ("H",)),
     ("lm_head.layer_norm.weight", "lm_head.layer_norm.weight", KEEP, ("H",)),
@@ -115,11 +130,11 @@ XLM_LM = (
     (("lm_head.bias", "lm_head.decoder.bias"), "lm_head.bias", KEEP, ("V",)),
     ((WORD_EMBEDDINGS, "lm_head.decoder.weight"), WORD_EMBEDDINGS, KEEP, ("V", "H")),
 )
-XLM_SPAN_LOGITS = (  # PaddleNLP's XLMRobertaForQuestionAnswering keeps the name qa_outputs
+XLM_SPAN_LOGITS = _rows(  # PaddleNLP's XLMRobertaForQuestionAnswering keeps the name qa_outputs
     ("qa_outputs.weight", "qa_outputs.weight", T, (2, "H")),
     ("qa_outputs.bias", "qa_outputs.bias", KEEP, (2,)),
 )
-ROBERTA_CLASSIFICATION_HEAD = (
+ROBERTA_CLASSIFICATION_HEAD = _rows(
     ("classifier.dense.weight", "classifier.dense.weight", T, ("H", "H")),
     ("classifier.dense.bias", "classifier.dense.bias", KEEP, ("H",)),
     ("classifier.out_proj.weight", "classifier.out_proj.weight", T, ("L", "H")),
@@ -153,7 +168,8 @@ DROPPED = (
 
 @dataclass(frozen=True)
 class Head:
-    paddle_class: str
+    hf_class: str  # transformers' class
+    paddle_class: str  # PaddleNLP's (the same name but for BertForPretraining)
     rows: tuple = ()
     # Does the PaddleNLP class build a pooler? (HF's MaskedLM/TokenClassification/QA heads do not.)
     paddle_pooler: bool = True
@@ -166,7 +182,7 @@ class Family:
     name: str  # model_type, the same in transformers and PaddleNLP
     class_prefix: str  # "Bert" in BertForMaskedLM: the same on both sides
     base_prefix: str  # PaddleNLP base_model_prefix
-    heads: dict = field(default_factory=dict)  # HF architecture suffix -> Head
+    heads: dict = field(default_factory=dict)  # head key (the class name after the prefix) -> Head
     embeddings: tuple = EMBEDDINGS
     encoder_layer: tuple = ENCODER_LAYER
     pooler: tuple = POOLER
@@ -187,6 +203,13 @@ class Family:
     def paddle_class(self, head: str) -> str:
         return self.heads[head].paddle_class
 
+    def hf_class(self, head: str) -> str:
+        return self.heads[head].hf_class
+
+    def prefix(self, head: str) -> str:
+        """The base model's prefix in tensor names: none for the bare model, ``bert.`` / ``roberta.`` under a head."""
+        return "" if head == "Model" else self.base_prefix + "."
+
 
 BERT = Family(
     name="bert",
@@ -194,13 +217,14 @@ BERT = Family(
     base_prefix="bert",
     token_types=True,
     heads={
-        "Model": Head("BertModel", hf_pooler=True),
-        "ForMaskedLM": Head("BertForMaskedLM", BERT_MLM),
-        "ForPreTraining": Head("BertForPretraining", BERT_MLM + BERT_NSP, hf_pooler=True),
-        "ForSequenceClassification": Head("BertForSequenceClassification", BERT_CLASSIFIER, hf_pooler=True),
-        "ForTokenClassification": Head("BertForTokenClassification", BERT_CLASSIFIER),
-        "ForQuestionAnswering": Head("BertForQuestionAnswering", SPAN_LOGITS),
-        "ForMultipleChoice": Head("BertForMultipleChoice", ONE_CHOICE_SCORE, hf_pooler=True),
+        "Model": Head("BertModel", "BertModel", hf_pooler=True),
+        "ForMaskedLM": Head("BertForMaskedLM", "BertForMaskedLM", BERT_MLM),
+        "ForPreTraining": Head("BertForPreTraining", "BertForPretraining", BERT_MLM + BERT_NSP, hf_pooler=True),
+        "ForSequenceClassification": Head("BertForSequenceClassification", "BertForSequenceClassification",
+                                          BERT_CLASSIFIER, hf_pooler=True),
+        "ForTokenClassification": Head("BertForTokenClassification", "BertForTokenClassification", BERT_CLASSIFIER),
+        "ForQuestionAnswering": Head("BertForQuestionAnswering", "BertForQuestionAnswering", SPAN_LOGITS),
+        "ForMultipleChoice": Head("BertForMultipleChoice", "BertForMultipleChoice", ONE_CHOICE_SCORE, hf_pooler=True),
     },
 )
 
@@ -210,15 +234,17 @@ ROBERTA = Family(
     base_prefix="roberta",
     positions_after_pad=True,
     heads={
-        "Model": Head("RobertaModel", hf_pooler=True),
-        "ForMaskedLM": Head("RobertaForMaskedLM", ROBERTA_LM, paddle_pooler=False),
-        "ForCausalLM": Head("RobertaForCausalLM", ROBERTA_LM, paddle_pooler=False),
-        "ForSequenceClassification": Head(
-            "RobertaForSequenceClassification", ROBERTA_CLASSIFICATION_HEAD, paddle_pooler=False
-        ),
-        "ForTokenClassification": Head("RobertaForTokenClassification", BERT_CLASSIFIER, paddle_pooler=False),
-        "ForQuestionAnswering": Head("RobertaForQuestionAnswering", SPAN_LOGITS, paddle_pooler=False),
-        "ForMultipleChoice": Head("RobertaForMultipleChoice", ONE_CHOICE_SCORE, hf_pooler=True),
+        "Model": Head("RobertaModel", "RobertaModel", hf_pooler=True),
+        "ForMaskedLM": Head("RobertaForMaskedLM", "RobertaForMaskedLM", ROBERTA_LM, paddle_pooler=False),
+        "ForCausalLM": Head("RobertaForCausalLM", "RobertaForCausalLM", ROBERTA_LM, paddle_pooler=False),
+        "ForSequenceClassification": Head("RobertaForSequenceClassification", "RobertaForSequenceClassification",
+                                          ROBERTA_CLASSIFICATION_HEAD, paddle_pooler=False),
+        "ForTokenClassification": Head("RobertaForTokenClassification", "RobertaForTokenClassification",
+                                       BERT_CLASSIFIER, paddle_pooler=False),
+        "ForQuestionAnswering": Head("RobertaForQuestionAnswering", "RobertaForQuestionAnswering", SPAN_LOGITS,
+                                     paddle_pooler=False),
+        "ForMultipleChoice": Head("RobertaForMultipleChoice", "RobertaForMultipleChoice", ONE_CHOICE_SCORE,
+                                  hf_pooler=True),
     },
 )
 
@@ -232,15 +258,17 @@ XLM_ROBERTA = Family(
     builds_causal_mask=True,
     masks_pad_by_default=False,
     heads={
-        "Model": Head("XLMRobertaModel", hf_pooler=True),
-        "ForMaskedLM": Head("XLMRobertaForMaskedLM", XLM_LM, paddle_pooler=False),
-        "ForCausalLM": Head("XLMRobertaForCausalLM", XLM_LM, paddle_pooler=False),
-        "ForSequenceClassification": Head(
-            "XLMRobertaForSequenceClassification", ROBERTA_CLASSIFICATION_HEAD, paddle_pooler=False
-        ),
-        "ForTokenClassification": Head("XLMRobertaForTokenClassification", BERT_CLASSIFIER, paddle_pooler=False),
-        "ForQuestionAnswering": Head("XLMRobertaForQuestionAnswering", XLM_SPAN_LOGITS, paddle_pooler=False),
-        "ForMultipleChoice": Head("XLMRobertaForMultipleChoice", ONE_CHOICE_SCORE, hf_pooler=True),
+        "Model": Head("XLMRobertaModel", "XLMRobertaModel", hf_pooler=True),
+        "ForMaskedLM": Head("XLMRobertaForMaskedLM", "XLMRobertaForMaskedLM", XLM_LM, paddle_pooler=False),
+        "ForCausalLM": Head("XLMRobertaForCausalLM", "XLMRobertaForCausalLM", XLM_LM, paddle_pooler=False),
+        "ForSequenceClassification": Head("XLMRobertaForSequenceClassification", "XLMRobertaForSequenceClassification",
+                                          ROBERTA_CLASSIFICATION_HEAD, paddle_pooler=False),
+        "ForTokenClassification": Head("XLMRobertaForTokenClassification", "XLMRobertaForTokenClassification",
+                                       BERT_CLASSIFIER, paddle_pooler=False),
+        "ForQuestionAnswering": Head("XLMRobertaForQuestionAnswering", "XLMRobertaForQuestionAnswering",
+                                     XLM_SPAN_LOGITS, paddle_pooler=False),
+        "ForMultipleChoice": Head("XLMRobertaForMultipleChoice", "XLMRobertaForMultipleChoice", ONE_CHOICE_SCORE,
+                                  hf_pooler=True),
     },
 )
 
@@ -251,3 +279,22 @@ NO_PADDLE_CLASS = {
     "BertLMHeadModel": "PaddleNLP has no BertForCausalLM",
     "BertForNextSentencePrediction": "PaddleNLP has no BertForNextSentencePrediction",
 }
+
+
+def find_class(name: str, family: Family | None = None) -> tuple | None:
+    """``(family, head key)`` of a class name on either side (``BertForPreTraining`` or PaddleNLP's
+    ``BertForPretraining``), or of a bare head key when ``family`` is given; None when no table has it."""
+    for fam in (family,) if family else FAMILIES.values():
+        for head, spec in fam.heads.items():
+            if name in (spec.hf_class, spec.paddle_class) or (family and name == head):
+                return fam, head
+    return None
+
+
+def hf_class_for(paddle_class: str) -> str:
+    """transformers' class for a PaddleNLP class name (ValueError when no table has it)."""
+    found = find_class(paddle_class)
+    if found is None:
+        raise ValueError(f"{paddle_class} is not a class of {', '.join(FAMILIES)}")
+    fam, head = found
+    return fam.hf_class(head)

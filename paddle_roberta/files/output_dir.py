@@ -22,10 +22,11 @@ import shutil
 import sys
 from contextlib import contextmanager
 
-from . import __version__
+from .._version import __version__
 from .digests import file_sha256
-from .errors import ConversionError
-from .signals import deferred
+from ..errors import ConversionError
+from ..tokenizer.kind import TOKENIZER_FILES
+from ..signals import deferred
 
 MARKER = "conversion.json"
 OLD_CARD_MARK = "by paddle-roberta on "  # model cards written before the marker existed
@@ -33,9 +34,7 @@ OLD_CARD_MARK = "by paddle-roberta on "  # model cards written before the marker
 # Every name a version of this tool has written into an output directory (convert, export --to huggingface,
 # export --to inference): what a directory of an earlier version, whose marker lists no files, may hold.
 KNOWN_NAMES = frozenset({
-    MARKER, "README.md", "config.json", "model.safetensors", "model_state.pdparams",
-    "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "added_tokens.json",
+    MARKER, "README.md", "config.json", "model.safetensors", "model_state.pdparams", *TOKENIZER_FILES,
     "model.json", "model.pdmodel", "model.pdiparams", "model.pdiparams.info", "inference.json",
 })
 WEIGHT_NAMES = ("model.safetensors", "model_state.pdparams")  # one per directory: a second one is someone else's

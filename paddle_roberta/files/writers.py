@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .digests import remember
-from .tensors import BFLOAT16
+from .readers import BFLOAT16
 
 SAFETENSORS_DTYPE = {np.dtype(np.float32): "F32", np.dtype(np.float16): "F16", BFLOAT16: "BF16"}
 

@@ -12,8 +12,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from .errors import ConversionError
-from .tokenizer_kind import BYTE_LEVEL_BPE, SENTENCEPIECE, SENTENCEPIECE_FILE, WORDPIECE
+from ..errors import ConversionError
+from .kind import BYTE_LEVEL_BPE, SENTENCEPIECE, TOKENIZER_JSON, WORDPIECE, tokenizer_kind, vocab_files
 
 # transformers' AddedToken defaults for a token given to ``add_tokens`` as a plain string
 ADDED_TOKEN_DEFAULTS = {"lstrip": False, "rstrip": False, "single_word": False, "normalized": True}
@@ -69,27 +69,27 @@ def read_vocabulary(src: str, kind: str | None) -> Vocabulary | None:
 
 
 def _base_ids(src, kind) -> dict | None:
-    path = lambda name: os.path.join(src, name)  # noqa: E731
-    if kind == WORDPIECE and os.path.isfile(path("vocab.txt")):
-        with open(path("vocab.txt"), encoding="utf-8", newline="") as f:
+    files = vocab_files(src, kind)
+    if files and kind == WORDPIECE:
+        with open(files[0], encoding="utf-8", newline="") as f:
             lines = f.read().split("\n")
         lines = lines[:-1] if lines and lines[-1] == "" else lines
         return {token: i for i, token in enumerate(lines)}
-    if kind == BYTE_LEVEL_BPE and os.path.isfile(path("vocab.json")):
-        with open(path("vocab.json"), encoding="utf-8") as f:
+    if files and kind == BYTE_LEVEL_BPE:
+        with open(files[0], encoding="utf-8") as f:
             return json.load(f)
-    if kind == SENTENCEPIECE and os.path.isfile(path(SENTENCEPIECE_FILE)):
+    if files and kind == SENTENCEPIECE:
         import sentencepiece
 
         sp = sentencepiece.SentencePieceProcessor()
-        with open(path(SENTENCEPIECE_FILE), "rb") as f:
+        with open(files[0], "rb") as f:
             sp.LoadFromSerializedProto(f.read())
         n = sp.get_piece_size()
         ids = {sp.id_to_piece(i): i + 1 for i in range(n) if sp.id_to_piece(i) not in FAIRSEQ_SPECIALS}
         ids.pop(sp.id_to_piece(sp.unk_id()), None)  # SentencePiece's own <unk> is fairseq's 3
         return {**ids, **FAIRSEQ_SPECIALS, "<mask>": n + 1}
-    if kind in (WORDPIECE, BYTE_LEVEL_BPE) and os.path.isfile(path("tokenizer.json")):
-        with open(path("tokenizer.json"), encoding="utf-8") as f:
+    if kind in (WORDPIECE, BYTE_LEVEL_BPE) and os.path.isfile(os.path.join(src, TOKENIZER_JSON)):
+        with open(os.path.join(src, TOKENIZER_JSON), encoding="utf-8") as f:
             vocab = (json.load(f).get("model") or {}).get("vocab")
         return dict(vocab) if isinstance(vocab, dict) else None
     return None
@@ -163,7 +163,6 @@ def tokenizer_pad_id(src: str, plan, config: dict, config_path: str) -> int | No
     from pad_token_id when none is passed, so a config whose pad id is another token's (CLUE's: 1 = [UNK],
     [PAD] = 0) would mask that token and attend to the padding. Checks the added tokens on the way; notes
     on ``plan`` what differs from the source. None when the source has no tokenizer (the config's id stays)."""
-    from .tokenizer_kind import tokenizer_kind
 
     kind = tokenizer_kind(src)
     vocab = read_vocabulary(src, kind)

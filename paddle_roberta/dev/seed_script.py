@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .convert import convert_with_report
-from .errors import ConversionError
+from ..convert import convert
+from ..errors import ConversionError
 from .seeds import SEEDS
-from .signals import Terminated, handled
-from .source import resolve
+from ..signals import Terminated, handled
+from ..files.source import resolve
 
 SHAPE_KEYS = {"layers": "num_hidden_layers", "H": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
               "P": "max_position_embeddings", "Y": "type_vocab_size"}
@@ -51,8 +51,8 @@ def main(name: str, argv=None) -> int:
 
     with handled():  # SIGTERM and Ctrl-C leave nothing behind, as for the command line
         try:
-            result = convert_with_report(args.src, args.out, format=args.format, overwrite=args.overwrite, expect=expect,
-                                         verify=False if args.no_verify else None)
+            result = convert(args.src, args.out, format=args.format, overwrite=args.overwrite, expect=expect,
+                             verify=False if args.no_verify else None)
         except ConversionError as e:
             print(f"{name}: error: {e}", file=sys.stderr)
             return 1

@@ -16,7 +16,8 @@ import os
 
 import numpy as np
 
-from .errors import ConversionError
+from ..errors import ConversionError
+from .readers import Checkpoint, read_shard_index
 
 # Each format as (single file, shard index), in the order transformers / PaddleNLP prefer them.
 HF_FORMATS = (("model.safetensors", "model.safetensors.index.json", "safetensors"),
@@ -132,33 +133,8 @@ class _Unreadable(Exception):
     pass
 
 
-class _Pdparams:
-    def __init__(self, path):
-        from .pdparams import read_pdparams
-
-        self._state = read_pdparams(path)
-
-    def names(self):
-        return list(self._state)
-
-    def shape(self, name):
-        return self._state[name].shape
-
-    def read(self, name):
-        return self._state[name]
-
-    def close(self):
-        self._state = None
-
-
 def _open(path):
-    from .tensors import Checkpoint, read_shard_index
-
-    if path.endswith(".pdparams"):
-        return _Pdparams(path)
     files = read_shard_index(path) if path.endswith(".index.json") else [path]
-    if path.endswith(".index.json") and files and files[0].endswith(".pdparams"):
-        raise _Unreadable()
     try:
         return Checkpoint(files)
     except ConversionError as e:

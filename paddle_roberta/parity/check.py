@@ -10,25 +10,15 @@ from __future__ import annotations
 import json
 import os
 
-from . import parity
-from .mapping import FAMILIES
-
-PADDLE_TO_HF_HEAD = {"ForPretraining": "ForPreTraining"}
-
-
-def hf_class_for(paddle_class: str) -> str:
-    for paddle_head, hf_head in PADDLE_TO_HF_HEAD.items():
-        if paddle_class.endswith(paddle_head):
-            return paddle_class[: -len(paddle_head)] + hf_head
-    return paddle_class
-
+from . import compare as parity
+from ..families.tables import FAMILIES, find_class, hf_class_for
 
 def head_of(paddle_class: str) -> str:
-    hf = hf_class_for(paddle_class)
-    for fam in FAMILIES.values():
-        if hf.startswith(fam.class_prefix) and hf[len(fam.class_prefix):] in fam.heads:
-            return hf[len(fam.class_prefix):]
-    raise ValueError(f"{paddle_class} is not a class of {', '.join(FAMILIES)}")
+    """The head key of a PaddleNLP (or transformers) class name."""
+    found = find_class(paddle_class)
+    if found is None:
+        raise ValueError(f"{paddle_class} is not a class of {', '.join(FAMILIES)}")
+    return found[1]
 
 
 def load_paddle(out: str, auto: bool = False, dtype: str | None = None, weights: str | None = None):

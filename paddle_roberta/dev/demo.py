@@ -14,12 +14,12 @@ import os
 import tempfile
 import time
 
-from . import parity
-from .check import check
-from .convert import convert_with_report
+from ..parity import compare as parity
+from ..parity.check import check
+from ..convert import convert
 from .seeds import SEEDS
 from .synthetic import build_checkpoint
-from .verify import quiet_libraries
+from ..parity.verify import quiet_libraries
 
 DEFAULT_SEEDS = ("clue/roberta_chinese_clue_tiny", "distilroberta-base")
 ATOL = 1e-5
@@ -34,7 +34,7 @@ def run(name: str, workdir: str) -> bool:
     model = build_checkpoint(src, seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
     print(f"built {seed.hf_class} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params, random, trained-looking weights) in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    result = convert_with_report(src, out, overwrite=True)
+    result = convert(src, out, overwrite=True)
     print(f"converted to {result.plan.paddle_class} in {time.perf_counter() - t:.2f} s -> {out}")
     for note in result.plan.notes:
         print(f"  note: {note}")
@@ -49,7 +49,7 @@ def run(name: str, workdir: str) -> bool:
     ok = all(d.within(ATOL) for d in diffs)
     print(f"\nworst: max abs diff {worst.max_abs:.2e}, max rel diff {max(d.max_rel for d in diffs):.2e}: "
           f"{'all within' if ok else 'OUTSIDE'} {ATOL:g} x max(1, max|output|, |last hidden| for heads)")
-    return ok  # a failed verification raised in convert_with_report
+    return ok  # a failed verification raised in convert
 
 
 def main(argv=None) -> int:

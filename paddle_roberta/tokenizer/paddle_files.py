@@ -1,19 +1,19 @@
 """Tokenizer files in the form PaddleNLP's ``AutoTokenizer.from_pretrained(out)`` loads.
 
-- WordPiece (``vocab.txt``: CLUE, BERT): PaddleNLP's ``BertTokenizerFast``, which runs the
+- WordPiece (CLUE, BERT): PaddleNLP's ``BertTokenizerFast``, which runs the
   ``tokenizers`` library on a ``tokenizer.json`` exactly as transformers' fast tokenizer does
   (PaddleNLP's slow ``BertTokenizer`` differs on some Unicode). The source's ``tokenizer.json`` is
-  copied; when it has none (CLUE ships only vocab.txt), one is built with ``tokenizers`` from
-  vocab.txt and the source's lower-casing / accent / Chinese settings (BertTokenizer's defaults
+  copied; when it has none (CLUE ships only the vocabulary), one is built with ``tokenizers`` from
+  the vocabulary and the source's lower-casing / accent / Chinese settings (BertTokenizer's defaults
   when there is no tokenizer_config.json, as the CLUE model card loads them).
-- Byte-level BPE (``vocab.json`` + ``merges.txt``: RoBERTa): PaddleNLP's ``RobertaBPETokenizer``
+- Byte-level BPE (RoBERTa): PaddleNLP's ``RobertaBPETokenizer``
   (its fast GPT tokenizer drops RoBERTa's ``<s> … </s>`` framing; AutoTokenizer in 3.0.0b4 rejects
   the name ``RobertaTokenizer`` that transformers writes). Its special tokens are written to
   special_tokens_map.json as AddedToken objects with the source's lstrip/rstrip: given plain
   strings, PaddleNLP strips the spaces on both sides of every special token in the text, so
   ``"the <mask> of"`` loses the space before ``of`` (``o``, ``f`` instead of ``Ġof``) and every
   mid-sentence fill-mask query gets other ids than transformers'.
-- SentencePiece (``sentencepiece.bpe.model``: XLM-RoBERTa): PaddleNLP's ``XLMRobertaTokenizer``, the
+- SentencePiece (XLM-RoBERTa): PaddleNLP's ``XLMRobertaTokenizer``, the
   model file copied, special tokens as for RoBERTa.
 """
 
@@ -23,10 +23,11 @@ import json
 import os
 import shutil
 
-from .errors import ConversionError
-from .source import read_json_object
-from .tokenizer_kind import BYTE_LEVEL_BPE, SENTENCEPIECE, SENTENCEPIECE_FILE, WORDPIECE, tokenizer_kind
-from .tokenizer_vocab import ADDED_TOKEN_FIELDS, read_vocabulary
+from ..errors import ConversionError
+from ..files.source import read_json_object
+from .kind import (BYTE_LEVEL_BPE, KINDS, MERGES_TXT, SENTENCEPIECE, SENTENCEPIECE_FILE, VOCAB_JSON, VOCAB_TXT,
+                   WORDPIECE, tokenizer_kind, vocab_files)
+from .vocab import ADDED_TOKEN_FIELDS, read_vocabulary
 
 # PaddleNLP's tokenizers return no attention_mask unless their model_input_names list it, and its models then
 # build the mask from config.pad_token_id. Listing it makes the everyday call ``model(**tokenizer(texts,
@@ -45,22 +46,19 @@ def write_tokenizer(src: str, out: str, model_max_length: int) -> str | None:
     source_config = read_json_object(os.path.join(src, "tokenizer_config.json"), missing_ok=True)
     specials_map = read_json_object(os.path.join(src, "special_tokens_map.json"), missing_ok=True)
     kind = tokenizer_kind(src)
-    if kind == WORDPIECE and os.path.isfile(os.path.join(src, "vocab.txt")):
-        return _wordpiece(src, out, source_config, specials_map, model_max_length)
-    if kind == BYTE_LEVEL_BPE and os.path.isfile(os.path.join(src, "vocab.json")) and os.path.isfile(os.path.join(src, "merges.txt")):
-        return _byte_level_bpe(src, out, source_config, specials_map, model_max_length)
-    if kind == SENTENCEPIECE:
-        return _sentencepiece(src, out, source_config, specials_map, model_max_length)
+    if vocab_files(src, kind):
+        write = {WORDPIECE: _wordpiece, BYTE_LEVEL_BPE: _byte_level_bpe, SENTENCEPIECE: _sentencepiece}[kind]
+        return write(src, out, source_config, specials_map, model_max_length)
     if os.path.isfile(os.path.join(src, "tokenizer.json")):
         return _from_tokenizer_json(src, out, source_config, specials_map, model_max_length)
     return None
 
 
 def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length):
-    """A source with only tokenizer.json (many newer repos): derive the files PaddleNLP's classes read —
-    vocab.txt for WordPiece, vocab.json + merges.txt for byte-level BPE — with its normaliser and
-    pre-tokeniser settings. Hand-written: the tokenizers library saves a model's files but not its
-    normaliser settings, and PaddleNLP's RobertaBPETokenizer reads only vocab.json/merges.txt."""
+    """A source with only tokenizer.json (many newer repos): derive the vocabulary files PaddleNLP's classes read
+    for WordPiece and byte-level BPE, with its normaliser and pre-tokeniser settings. Hand-written: the tokenizers
+    library saves a model's files but not its normaliser settings, and PaddleNLP's RobertaBPETokenizer reads only
+    the vocabulary and merges files."""
     path = os.path.join(src, "tokenizer.json")
     spec = read_json_object(path)
     model = spec.get("model") if isinstance(spec.get("model"), dict) else {}
@@ -74,7 +72,7 @@ def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length
         norm = _find(spec.get("normalizer"), "BertNormalizer") or {}
         settings = {"do_lower_case": norm.get("lowercase", True), "strip_accents": norm.get("strip_accents"),
                     "tokenize_chinese_chars": norm.get("handle_chinese_chars", True)}
-        with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
+        with open(os.path.join(out, VOCAB_TXT), "w", encoding="utf-8") as f:
             f.write("".join(token + "\n" for token, _ in sorted(vocab.items(), key=lambda kv: kv[1])))
         return _wordpiece(src, out, {**settings, **source_config}, specials_map, model_max_length, vocab_written=True)
     byte_level = _find(spec.get("pre_tokenizer"), "ByteLevel")
@@ -83,9 +81,9 @@ def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length
         if not isinstance(merges, list):
             raise ConversionError(f"{path}: model.merges is not a list")
         lines = [m if isinstance(m, str) else " ".join(m) for m in merges]  # "a b" or ["a", "b"] (tokenizers >= 0.20)
-        with open(os.path.join(out, "vocab.json"), "w", encoding="utf-8") as f:
+        with open(os.path.join(out, VOCAB_JSON), "w", encoding="utf-8") as f:
             json.dump(vocab, f, ensure_ascii=False)
-        with open(os.path.join(out, "merges.txt"), "w", encoding="utf-8") as f:
+        with open(os.path.join(out, MERGES_TXT), "w", encoding="utf-8") as f:
             f.write("#version: 0.2\n" + "".join(line + "\n" for line in lines))
         settings = {"add_prefix_space": byte_level.get("add_prefix_space", False)}
         return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length, files_written=True)
@@ -124,7 +122,7 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
         **_specials(BERT_SPECIALS, source_config, specials_map),
     }
     if not vocab_written:
-        shutil.copyfile(os.path.join(src, "vocab.txt"), os.path.join(out, "vocab.txt"))
+        shutil.copyfile(os.path.join(src, VOCAB_TXT), os.path.join(out, VOCAB_TXT))
     if os.path.isfile(os.path.join(src, "tokenizer.json")):
         shutil.copyfile(os.path.join(src, "tokenizer.json"), os.path.join(out, "tokenizer.json"))
     else:
@@ -132,13 +130,13 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
 
         try:
             tok = BertWordPieceTokenizer(
-                os.path.join(src, "vocab.txt"), clean_text=True, handle_chinese_chars=config["tokenize_chinese_chars"],
+                os.path.join(src, VOCAB_TXT), clean_text=True, handle_chinese_chars=config["tokenize_chinese_chars"],
                 strip_accents=config["strip_accents"], lowercase=lower, unk_token=config["unk_token"],
                 sep_token=config["sep_token"], cls_token=config["cls_token"], pad_token=config["pad_token"],
                 mask_token=config["mask_token"],
             )
         except Exception as e:
-            raise ConversionError(f"{os.path.join(src, 'vocab.txt')}: not a WordPiece vocabulary ({str(e).splitlines()[0][:200]})") from None
+            raise ConversionError(f"{os.path.join(src, VOCAB_TXT)}: not a WordPiece vocabulary ({str(e).splitlines()[0][:200]})") from None
         _add_to_tokenizers_library(tok, read_vocabulary(src, WORDPIECE).added, src)
         tok.save(os.path.join(out, "tokenizer.json"))
     _write_configs(out, config)
@@ -155,7 +153,7 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, fil
         "model_input_names": MODEL_INPUT_NAMES[BYTE_LEVEL_BPE],
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }
-    for name in ("vocab.json", "merges.txt") if not files_written else ():
+    for name in KINDS[BYTE_LEVEL_BPE].files if not files_written else ():
         shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
     _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
     _write_added_tokens(src, out, BYTE_LEVEL_BPE, source_config, specials_map, as_special=True)
@@ -239,7 +237,7 @@ def _as_added_token(content, fields, special) -> dict:
 
 
 def _add_to_tokenizers_library(tok, added, src):
-    """Added tokens into a tokenizer.json built here from vocab.txt, at the source's ids."""
+    """Added tokens into a tokenizer.json built here from the WordPiece vocabulary, at the source's ids."""
     from tokenizers import AddedToken
 
     for t in added:

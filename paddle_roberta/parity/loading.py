@@ -15,7 +15,7 @@ import json
 import os
 import warnings
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 
 def load(out: str, cls=None, dtype: str | None = None, weights: str | None = None):
@@ -30,7 +30,7 @@ def load(out: str, cls=None, dtype: str | None = None, weights: str | None = Non
     import paddle
     import paddlenlp.transformers as pt
 
-    from .weight_files import PADDLE_FORMATS, choose
+    from ..files.weight_files import PADDLE_FORMATS, choose
 
     found = choose(out, PADDLE_FORMATS, weights)
     use_safetensors = None if found is None else found[1].startswith("safetensors")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mapping import FAMILIES
+from ..families.tables import FAMILIES
 
 # HF output field -> PaddleNLP output field, per head (hidden states are compared for all).
 HEAD_OUTPUTS = {

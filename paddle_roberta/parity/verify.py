@@ -17,11 +17,13 @@ import os
 
 import numpy as np
 
-from . import parity
-from .errors import ConversionError
-from .check import head_of, hf_class_for, load_paddle
-from .mapping import FAMILIES
-from .weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
+from . import compare as parity
+from ..errors import ConversionError
+from ..families.tables import hf_class_for
+from .check import head_of, load_paddle
+from ..families.tables import FAMILIES
+from ..tokenizer.kind import KINDS, tokenizer_kind
+from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
 
 SENTENCES = {
     "bert": ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。"],
@@ -197,7 +199,7 @@ def _token_sentences(hf_tok, family) -> tuple:
 
 
 def _stored_dtype(out) -> str:
-    from .source import read_config
+    from ..files.source import read_config
 
     dtype = read_config(os.path.join(out, "config.json")).get("dtype", "float32")
     if dtype not in ("float32", "float16", "bfloat16"):
@@ -218,7 +220,7 @@ def failures(report: dict) -> list:
 
 
 def _check_same_model(src, out):
-    from .source import read_config
+    from ..files.source import read_config
 
     a, b = read_config(os.path.join(src, "config.json")), read_config(os.path.join(out, "config.json"))
     for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
@@ -245,19 +247,16 @@ def quiet_libraries():
 
 
 def _hf_tokenizer(src, family):
+    """transformers' fast tokenizer of the kind ``src`` holds (what AutoTokenizer gives); None when it has none."""
     import transformers
 
-    if os.path.isfile(os.path.join(src, "vocab.txt")):
-        cls = transformers.BertTokenizerFast
-    elif os.path.isfile(os.path.join(src, "vocab.json")):
-        cls = transformers.RobertaTokenizerFast
-    elif os.path.isfile(os.path.join(src, "sentencepiece.bpe.model")):  # what AutoTokenizer gives for XLM-R
-        cls = transformers.XLMRobertaTokenizerFast
-    elif os.path.isfile(os.path.join(src, "tokenizer.json")):  # tokenizer.json alone: the fast class reads it
-        cls = {"bert": transformers.BertTokenizerFast, "xlm-roberta": transformers.XLMRobertaTokenizerFast}.get(
-            family, transformers.RobertaTokenizerFast)
-    else:
+    kind = tokenizer_kind(src)
+    if kind in KINDS:
+        cls = getattr(transformers, KINDS[kind].hf_class + "Fast")  # a tokenizer.json alone: the fast class reads it
+    elif kind is None:
         return None  # no tokenizer at all: random ids, and the report says so
+    else:
+        cls = transformers.AutoTokenizer
     try:
         return cls.from_pretrained(src)
     except Exception as e:  # present but unusable is an error, never "none in the source"

@@ -1,8 +1,10 @@
-"""Lazy readers for Hugging Face weight files: names, shapes and dtypes first, data on demand.
+"""Readers for weight files of either side: names, shapes and dtypes first, data on demand.
 
-``safetensors`` files are opened with the library's ``safe_open`` (memory-mapped); PyTorch
-``.bin`` files only through ``torch.load(weights_only=True)``, which refuses any pickle that
-would build objects other than tensors and plain containers, so no code from the file runs.
+``safetensors`` files (transformers' and PaddleNLP's) are validated with the library's ``safe_open`` and read
+lazily; PyTorch ``.bin`` files only through ``torch.load(weights_only=True)``, which refuses any pickle that
+would build objects other than tensors and plain containers, so no code from the file runs; PaddleNLP's
+``.pdparams`` only through ``pdparams.read_pdparams`` (numpy arrays only). A sharded checkpoint is the files its
+``*.index.json`` names (``read_shard_index``), read as one ``Checkpoint``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from contextlib import ExitStack
 import ml_dtypes  # bfloat16 for numpy (PaddleNLP reads BF16 safetensors through it as well)
 import numpy as np
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": BFLOAT16}
@@ -27,6 +29,9 @@ class TensorFile:
 
     def __init__(self, path: str):
         self.path = path
+
+    def dtype(self, name) -> np.dtype:
+        raise NotImplementedError
 
     def close(self):
         pass
@@ -63,11 +68,15 @@ class SafetensorsFile(TensorFile):
     def shape(self, name):
         return tuple(self._info[name]["shape"])
 
+    def dtype(self, name):
+        dtype = _SAFETENSORS_DTYPES.get(self._info[name]["dtype"])
+        if dtype is None:
+            raise ConversionError(f"{self.path}: tensor {name} has dtype {self._info[name]['dtype']}, expected a float tensor")
+        return dtype
+
     def read(self, name, rows=None):
         info = self._info[name]
-        dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
-        if dtype is None:
-            raise ConversionError(f"{self.path}: tensor {name} has dtype {info['dtype']}, expected a float tensor")
+        dtype = self.dtype(name)
         shape = self.shape(name)
         begin, end = info["data_offsets"]
         if end - begin != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
@@ -121,6 +130,12 @@ class TorchBinFile(TensorFile):
     def shape(self, name):
         return tuple(self._state[name].shape)
 
+    def dtype(self, name):
+        import torch
+
+        t = self._state[name]
+        return BFLOAT16 if t.dtype == torch.bfloat16 else torch.empty((), dtype=t.dtype).numpy().dtype
+
     def read(self, name, rows=None):
         import torch
 
@@ -135,6 +150,41 @@ class TorchBinFile(TensorFile):
         self._state = None
 
 
+class PdparamsFile(TensorFile):
+    """PaddleNLP's ``model_state.pdparams`` (or one shard of it): a pickle, so read whole, through the numpy-only
+    unpickler. Memory holds the file's tensors while it is open (safetensors is the format that streams)."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        from .pdparams import read_pdparams
+
+        self._state = read_pdparams(path)
+
+    def names(self):
+        return list(self._state)
+
+    def shape(self, name):
+        return tuple(self._state[name].shape)
+
+    def dtype(self, name):
+        return self._state[name].dtype
+
+    def read(self, name, rows=None):
+        value = self._state[name]
+        return value if rows is None else value[rows[0] : rows[1]]
+
+    def close(self):
+        self._state = None
+
+
+def open_tensor_file(path: str) -> TensorFile:
+    if path.endswith(".safetensors"):
+        return SafetensorsFile(path)
+    if path.endswith(".pdparams"):
+        return PdparamsFile(path)
+    return TorchBinFile(path)
+
+
 class Checkpoint:
     """All weight files of one checkpoint, addressed by tensor name."""
 
@@ -142,7 +192,7 @@ class Checkpoint:
         self._stack = ExitStack()
         self._where: dict[str, TensorFile] = {}
         for path in paths:
-            f = SafetensorsFile(path) if path.endswith(".safetensors") else TorchBinFile(path)
+            f = open_tensor_file(path)
             self._stack.callback(f.close)
             for name in f.names():
                 if name in self._where:
@@ -160,6 +210,9 @@ class Checkpoint:
 
     def file(self, name):
         return self._where[name].path
+
+    def dtype(self, name) -> np.dtype:
+        return self._where[name].dtype(name)
 
     def read(self, name, rows=None) -> np.ndarray:
         """The tensor, or with ``rows=(start, stop)`` only those rows of its first axis (read from disk alone)."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import re
 
-from .errors import ConversionError
+from ..errors import ConversionError
+from ..tokenizer.kind import TOKENIZER_FILES
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-COMMON = ["config.json", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "tokenizer.json",
-          "tokenizer_config.json", "special_tokens_map.json"]
+COMMON = ["config.json", *TOKENIZER_FILES]
 FORMATS = (["model.safetensors", "model.safetensors.index.json", "model-*.safetensors"],
            ["pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*.bin"])
 

@@ -6,9 +6,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from .errors import ConversionError
+from ..errors import ConversionError
 from .hub import looks_like_repo_id, resolve_repo_id
-from .tensors import read_shard_index
+from .readers import read_shard_index
 from .weight_files import HF_FORMATS, choose
 
 

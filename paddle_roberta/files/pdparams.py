@@ -14,7 +14,7 @@ import pickle
 
 import numpy as np
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),

@@ -3,8 +3,8 @@
 A tokenizer that is present but unusable is an error, never "no tokenizer": each check raises a
 one-line ``ConversionError`` naming the file and what is wrong with it. Hand-written because the
 libraries that read these files either fail with tracebacks far from the cause (tokenizers,
-transformers) or accept them silently and tokenize wrongly (a duplicate vocab.txt line shifts every
-later id; PaddleNLP reads vocab.json into a dict and never looks at merges it cannot apply).
+transformers) or accept them silently and tokenize wrongly (a duplicate WordPiece vocabulary line shifts
+every later id; PaddleNLP reads a BPE vocabulary into a dict and never looks at merges it cannot apply).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 
-from .errors import ConversionError
-from .tokenizer_files import BERT_SPECIALS, BPE_SPECIALS
-from .tokenizer_kind import SENTENCEPIECE_FILE as SENTENCEPIECE
+from ..errors import ConversionError
+from .paddle_files import BERT_SPECIALS, BPE_SPECIALS
+from .kind import BYTE_LEVEL_BPE, SENTENCEPIECE, WORDPIECE, tokenizer_kind, vocab_files
 
 JSON_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json")
 
@@ -28,18 +28,17 @@ def check_tokenizer_files(src: str, vocab_size: int) -> None:
             raise ConversionError(f"{os.path.join(src, name)}: expected a JSON object, found {type(docs[name]).__name__}")
     added = _added_ids(src, docs, vocab_size)
 
-    if os.path.isfile(os.path.join(src, "vocab.txt")):
-        vocab = _wordpiece_vocab(os.path.join(src, "vocab.txt"), vocab_size)
-        _specials_present(os.path.join(src, "vocab.txt"), vocab, added, BERT_SPECIALS, config, specials_map)
-    elif os.path.isfile(os.path.join(src, "vocab.json")) or os.path.isfile(os.path.join(src, "merges.txt")):
-        for name in ("vocab.json", "merges.txt"):
-            if not os.path.isfile(os.path.join(src, name)):
-                raise ConversionError(f"{os.path.join(src, name)}: missing; a byte-level BPE needs vocab.json and merges.txt")
-        vocab = _bpe_vocab(os.path.join(src, "vocab.json"), vocab_size)
-        _merges(os.path.join(src, "merges.txt"), vocab)
-        _specials_present(os.path.join(src, "vocab.json"), vocab, added, BPE_SPECIALS, config, specials_map)
-    elif os.path.isfile(os.path.join(src, SENTENCEPIECE)):
-        _sentencepiece(os.path.join(src, SENTENCEPIECE), vocab_size)
+    kind = tokenizer_kind(src)
+    files = vocab_files(src, kind)
+    if files and kind == WORDPIECE:
+        vocab = _wordpiece_vocab(files[0], vocab_size)
+        _specials_present(files[0], vocab, added, BERT_SPECIALS, config, specials_map)
+    elif files and kind == BYTE_LEVEL_BPE:
+        vocab = _bpe_vocab(files[0], vocab_size)
+        _merges(files[1], vocab)
+        _specials_present(files[0], vocab, added, BPE_SPECIALS, config, specials_map)
+    elif files and kind == SENTENCEPIECE:
+        _sentencepiece(files[0], vocab_size)
     if "tokenizer.json" in docs:
         _tokenizer_json(os.path.join(src, "tokenizer.json"), docs["tokenizer.json"], vocab_size)
 
@@ -118,7 +117,7 @@ def _merges(path, vocab):
             raise ConversionError(f"{path}: line {number} is not two tokens separated by one space: {line[:60]!r}")
         for token in (parts[0], parts[1], parts[0] + parts[1]):
             if token not in vocab:
-                raise ConversionError(f"{path}: line {number} merges into or from {token!r}, which vocab.json does not have")
+                raise ConversionError(f"{path}: line {number} merges into or from {token!r}, which the vocabulary does not have")
 
 
 def _added_ids(src, docs, vocab_size) -> dict:
