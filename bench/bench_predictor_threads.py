@@ -121,8 +121,8 @@ def build(shape: str) -> str:
     if os.path.isfile(os.path.join(served, "inference.json")):
         return served
     from paddle_roberta import convert
-    from paddle_roberta.export_inference import export_inference
     from paddle_roberta.dev.synthetic import build_checkpoint
+    from paddle_roberta.export_inference import export_inference
 
     src, out = os.path.join(CACHE, f"roberta-cls-{shape}-hf"), os.path.join(CACHE, f"roberta-cls-{shape}-paddle")
     print(f"building {served} (once) ...", file=sys.stderr)

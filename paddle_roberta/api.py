@@ -14,9 +14,9 @@ import json
 import os
 
 from ._version import __version__
-from .files.cache import cache_root, prune, source_key, touch
 from .convert import convert
 from .errors import ConversionError
+from .files.cache import cache_root, prune, source_key, touch
 from .files.source import resolve
 
 

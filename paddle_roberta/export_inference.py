@@ -16,8 +16,6 @@ import json
 import os
 import shutil
 
-import numpy as np
-
 from .errors import ConversionError
 from .families.detect import paddle_family_and_head, written_by_transformers
 from .families.plan import table_rows

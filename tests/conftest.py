@@ -44,9 +44,8 @@ def read_output(out_dir):
     """Every tensor of a converted directory, read with the libraries (not this package's reader)."""
     st = os.path.join(out_dir, "model.safetensors")
     if os.path.exists(st):
-        from safetensors import safe_open
-
         import ml_dtypes  # noqa: F401  (bfloat16)
+        from safetensors import safe_open
 
         with safe_open(st, framework="np") as f:
             if any(f.get_slice(k).get_dtype() == "BF16" for k in f.keys()):

@@ -8,11 +8,11 @@ import sys
 import time
 
 import pytest
-
 from conftest import TINY
-from paddle_roberta.files import cache
+
 from paddle_roberta.api import converted_dir
 from paddle_roberta.dev.synthetic import build_checkpoint
+from paddle_roberta.files import cache
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
 

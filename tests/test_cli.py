@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import TINY
+
 from paddle_roberta import __version__
 from paddle_roberta.dev.seeds import SEEDS
 from paddle_roberta.dev.synthetic import build_checkpoint

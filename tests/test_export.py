@@ -6,9 +6,9 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import BASE_PREFIX, HEADS, TINY, VOCAB, hf_class
 from safetensors.numpy import load_file
 
-from conftest import BASE_PREFIX, HEADS, TINY, VOCAB, hf_class
 from paddle_roberta import ConversionError, convert, export
 from paddle_roberta.dev.synthetic import build_checkpoint
 

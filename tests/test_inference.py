@@ -6,13 +6,13 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import HEADS, TINY, VOCAB, hf_class
+
 from paddle_roberta import ConversionError, convert
-from paddle_roberta.parity import compare as parity
-from paddle_roberta.export_inference import export_inference
-from paddle_roberta.serving import Predictor
 from paddle_roberta.dev.synthetic import build_checkpoint
+from paddle_roberta.export_inference import export_inference
+from paddle_roberta.parity import compare as parity
+from paddle_roberta.serving import Predictor
 
 CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 

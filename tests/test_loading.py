@@ -7,11 +7,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from conftest import ATOL, TINY
+
 from paddle_roberta import ConversionError, convert, from_pretrained
-from paddle_roberta.parity import compare as parity
 from paddle_roberta.dev.synthetic import build_checkpoint
+from paddle_roberta.parity import compare as parity
 
 CONFIG = dict(TINY["roberta"], num_labels=3)
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import TINY
+
 from paddle_roberta.dev.synthetic import build_checkpoint
 
 CLI = [sys.executable, "-m", "paddle_roberta"]

@@ -5,12 +5,12 @@ The checkpoints look trained (synthetic.trained_looking): no zero pad row, no La
 
 import numpy as np
 import pytest
-
 from conftest import ATOL, BASE_PREFIX, HEADS, HF_PREFIX, TINY, assert_loaded_equals_file, hf_class, read_output
+
+from paddle_roberta import convert
+from paddle_roberta.dev.synthetic import build_checkpoint
 from paddle_roberta.parity import compare as parity
 from paddle_roberta.parity.check import check
-
-from paddle_roberta.dev.synthetic import build_checkpoint
 
 CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 

@@ -9,13 +9,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import ATOL, TINY, read_output
 from safetensors.numpy import load_file, save_file
 
-from conftest import ATOL, TINY, read_output
 from paddle_roberta import ConversionError, convert
-from paddle_roberta.parity.check import check
-
 from paddle_roberta.dev.synthetic import build_checkpoint
+from paddle_roberta.parity.check import check
 
 
 def edit_safetensors(src, fn):

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 import torch
+from conftest import TINY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TINY
 from paddle_roberta import ConversionError, convert
 from paddle_roberta.dev.synthetic import build_checkpoint
 
@@ -165,9 +165,8 @@ def test_pickle_payload_never_runs(good, tmp_path, zip_format):
 
 
 def test_nan_and_inf_refused(good, tmp_path):
-    from safetensors.numpy import load_file, save_file
-
     import numpy as np
+    from safetensors.numpy import load_file, save_file
 
     for bad in (np.nan, np.inf):
         src = copy_of(good, tmp_path / str(bad))

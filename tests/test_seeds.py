@@ -1,17 +1,16 @@
 """Each seed model at its exact architecture (random weights: hub weights cannot be fetched here)."""
 
 import json
-import shutil
 import re
+import shutil
 
 import pytest
-
 from conftest import ATOL
-from paddle_roberta.parity.check import check
 
+from paddle_roberta import convert
 from paddle_roberta.dev.seeds import SEEDS
 from paddle_roberta.dev.synthetic import build_checkpoint
-
+from paddle_roberta.parity.check import check
 
 # The peak memory of `paddle-roberta ARGS` (none: the imports alone) in its own process: VmHWM of the new
 # address space, since ru_maxrss of a child of this large test process counts the parent's pages from before exec.

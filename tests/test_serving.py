@@ -5,12 +5,12 @@ import threading
 
 import numpy as np
 import pytest
-
 from conftest import TINY
+
 from paddle_roberta import ConversionError, convert
+from paddle_roberta.dev.synthetic import build_checkpoint
 from paddle_roberta.export_inference import export_inference
 from paddle_roberta.serving import Predictor
-from paddle_roberta.dev.synthetic import build_checkpoint
 
 TEXTS = ["Hello world", "a longer second text, with more words in it than the first", "third", "four and five",
          "the fifth text", "sixth text here", "seven"]

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ATOL
+
 from paddle_roberta.dev.seeds import SEEDS
 from paddle_roberta.dev.synthetic import build_checkpoint
 

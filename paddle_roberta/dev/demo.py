@@ -14,12 +14,12 @@ import os
 import tempfile
 import time
 
+from ..convert import convert
 from ..parity import compare as parity
 from ..parity.check import check
-from ..convert import convert
+from ..parity.verify import quiet_libraries
 from .seeds import SEEDS
 from .synthetic import build_checkpoint
-from ..parity.verify import quiet_libraries
 
 DEFAULT_SEEDS = ("clue/roberta_chinese_clue_tiny", "distilroberta-base")
 ATOL = 1e-5

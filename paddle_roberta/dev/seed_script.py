@@ -12,9 +12,9 @@ import sys
 
 from ..convert import convert
 from ..errors import ConversionError
-from .seeds import SEEDS
-from ..signals import Terminated, handled
 from ..files.source import resolve
+from ..signals import Terminated, handled
+from .seeds import SEEDS
 
 SHAPE_KEYS = {"layers": "num_hidden_layers", "H": "hidden_size", "V": "vocab_size", "I": "intermediate_size",
               "P": "max_position_embeddings", "Y": "type_vocab_size"}

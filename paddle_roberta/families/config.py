@@ -24,18 +24,10 @@ LABELS = ("id2label", "label2id")
 
 def paddle_config(source_config: dict, plan: Plan, dtype: str, num_choices: int, source: str, pad_token_id=None) -> dict:
     """``pad_token_id``: the id the source's tokenizer pads with, when it has one (``tokenizer.vocab``)."""
-    d = plan.dims
     config = {
         "architectures": [plan.paddle_class],
-        "model_type": plan.family.name,
-        "vocab_size": d["V"],
-        "hidden_size": d["H"],
-        "num_hidden_layers": d["layers"],
-        "num_attention_heads": source_config["num_attention_heads"],
-        "intermediate_size": d["I"],
-        "max_position_embeddings": d["P"],
-        "type_vocab_size": d["Y"],
-        "num_labels": d["L"],
+        **_sizes(plan, source_config),
+        "num_labels": plan.dims["L"],
         "dtype": dtype,
         "tie_word_embeddings": True,  # both PaddleNLP LM heads tie the decoder to the embeddings
     }
@@ -62,17 +54,9 @@ def paddle_config(source_config: dict, plan: Plan, dtype: str, num_choices: int,
 
 def hf_config(config: dict, plan: Plan, torch_dtype: str) -> dict:
     """transformers' config.json for the PaddleNLP ``config`` of an export plan."""
-    d = plan.dims
     out = {
         "architectures": [plan.hf_class],
-        "model_type": plan.family.name,
-        "vocab_size": d["V"],
-        "hidden_size": d["H"],
-        "num_hidden_layers": d["layers"],
-        "num_attention_heads": config["num_attention_heads"],
-        "intermediate_size": d["I"],
-        "max_position_embeddings": d["P"],
-        "type_vocab_size": d["Y"],
+        **_sizes(plan, config),
         "torch_dtype": torch_dtype,
     }
     for key in COPIED:
@@ -88,3 +72,11 @@ def hf_config(config: dict, plan: Plan, torch_dtype: str) -> dict:
     if plan.head == "ForCausalLM":
         out["is_decoder"] = True
     return out
+
+
+def _sizes(plan: Plan, config: dict) -> dict:
+    """The family and sizes, the same keys on both sides: from the tensors where they say them."""
+    d = plan.dims
+    return {"model_type": plan.family.name, "vocab_size": d["V"], "hidden_size": d["H"], "num_hidden_layers": d["layers"],
+            "num_attention_heads": config["num_attention_heads"], "intermediate_size": d["I"],
+            "max_position_embeddings": d["P"], "type_vocab_size": d["Y"]}

@@ -23,10 +23,10 @@ import sys
 from contextlib import contextmanager
 
 from .._version import __version__
-from .digests import file_sha256
 from ..errors import ConversionError
-from ..tokenizer.kind import TOKENIZER_FILES
 from ..signals import deferred
+from ..tokenizer.kind import TOKENIZER_FILES
+from .digests import file_sha256
 
 MARKER = "conversion.json"
 OLD_CARD_MARK = "by paddle-roberta on "  # model cards written before the marker existed

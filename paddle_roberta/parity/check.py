@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 
-from . import compare as parity
 from ..families.tables import FAMILIES, find_class, hf_class_for
+from . import compare as parity
+
 
 def head_of(paddle_class: str) -> str:
     """The head key of a PaddleNLP (or transformers) class name."""

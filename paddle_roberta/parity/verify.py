@@ -17,13 +17,12 @@ import os
 
 import numpy as np
 
-from . import compare as parity
 from ..errors import ConversionError
-from ..families.tables import hf_class_for
-from .check import head_of, load_paddle
-from ..families.tables import FAMILIES
-from ..tokenizer.kind import KINDS, tokenizer_kind
+from ..families.tables import FAMILIES, hf_class_for
 from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
+from ..tokenizer.kind import KINDS, tokenizer_kind
+from . import compare as parity
+from .check import head_of, load_paddle
 
 SENTENCES = {
     "bert": ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。"],

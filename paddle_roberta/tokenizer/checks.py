@@ -13,8 +13,8 @@ import json
 import os
 
 from ..errors import ConversionError
-from .paddle_files import BERT_SPECIALS, BPE_SPECIALS
 from .kind import BYTE_LEVEL_BPE, SENTENCEPIECE, WORDPIECE, tokenizer_kind, vocab_files
+from .paddle_files import BERT_SPECIALS, BPE_SPECIALS
 
 JSON_FILES = ("tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "tokenizer.json")
 

@@ -25,8 +25,18 @@ import shutil
 
 from ..errors import ConversionError
 from ..files.source import read_json_object
-from .kind import (BYTE_LEVEL_BPE, KINDS, MERGES_TXT, SENTENCEPIECE, SENTENCEPIECE_FILE, VOCAB_JSON, VOCAB_TXT,
-                   WORDPIECE, tokenizer_kind, vocab_files)
+from .kind import (
+    BYTE_LEVEL_BPE,
+    KINDS,
+    MERGES_TXT,
+    SENTENCEPIECE,
+    SENTENCEPIECE_FILE,
+    VOCAB_JSON,
+    VOCAB_TXT,
+    WORDPIECE,
+    tokenizer_kind,
+    vocab_files,
+)
 from .vocab import ADDED_TOKEN_FIELDS, read_vocabulary
 
 # PaddleNLP's tokenizers return no attention_mask unless their model_input_names list it, and its models then

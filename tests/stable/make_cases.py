@@ -19,9 +19,9 @@ import sys
 import numpy as np
 
 from paddle_roberta import convert
-from paddle_roberta.parity import compare as parity
-from paddle_roberta.families.tables import FAMILIES
 from paddle_roberta.dev.synthetic import build_checkpoint
+from paddle_roberta.families.tables import FAMILIES
+from paddle_roberta.parity import compare as parity
 
 VOCAB = {"bert": "wordpiece", "roberta": "bpe", "xlm-roberta": "sentencepiece"}
 # Odd sizes, as the main tests' tiny models, with room for a real vocabulary
