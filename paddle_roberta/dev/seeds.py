@@ -5,7 +5,7 @@ benchmark build random, seeded checkpoints at these shapes with transformers (``
 CLUE config values marked "inferred" come from the model cards and the file sizes, not from the
 hub's config.json files, which cannot be read here: the cards load these models with transformers'
 BertTokenizer and BertModel, so they are BERT-structured (positions from 0, type vocab 2, WordPiece
-vocab.txt of 8021 lines, intermediate 4 x hidden, gelu), while their config.json is taken to say
+WordPiece vocabulary of 8021 lines, intermediate 4 x hidden, gelu), while their config.json is taken to say
 ``model_type: "roberta"`` with no ``architectures``, ``pad_token_id`` 1, ``layer_norm_eps`` 1e-12 and 512
 positions; the ~1.31 GB large files fit a 21128-row word embedding, not 8021 (README, "Support").
 """
@@ -21,7 +21,7 @@ class Seed:
     hf_class: str  # the class its model card loads it with
     config: dict  # config.json as the hub ships it (CLUE: inferred)
     paddle_class: str
-    vocab: str  # "wordpiece" (vocab.txt), "bpe" (vocab.json + merges.txt) or "sentencepiece" (sentencepiece.bpe.model)
+    vocab: str  # a tokenizer kind (tokenizer.kind): "wordpiece", "bpe" or "sentencepiece"
     params: str
     file_size: str
 

@@ -7,7 +7,7 @@ for a PaddleNLP directory (export to Hugging Face or Paddle Inference).
 from __future__ import annotations
 
 from ..errors import ConversionError
-from ..tokenizer.kind import KINDS, WORDPIECE
+from ..tokenizer.kind import KINDS, MERGES_TXT, VOCAB_TXT, WORDPIECE
 from . import tables
 
 
@@ -68,12 +68,12 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
         family = _family_from_evidence(canonical, names_shapes, tokenizer_kind, config, config_path, notes)
     elif declared == "roberta" and _is_bert_structured(config, tokenizer_kind):
         # CLUE's Chinese RoBERTa: labelled roberta, trained and published as BERT (positions
-        # from 0, two token types, WordPiece vocab.txt). As RoBERTa, positions would start at
+        # from 0, two token types, a WordPiece vocabulary). As RoBERTa, positions would start at
         # pad_token_id + 1 and every output would be wrong.
         family = "bert"
         notes.append(
             "family: config.json says roberta, but the checkpoint is BERT-structured "
-            "(type_vocab_size 2, WordPiece vocab.txt, no merges.txt): converted as BERT, as its model card loads it"
+            f"(type_vocab_size 2, WordPiece {VOCAB_TXT}, no {MERGES_TXT}): converted as BERT, as its model card loads it"
         )
     else:
         family = declared
