@@ -110,11 +110,9 @@ def _families() -> str:
 
 
 def _split_arch(arch, config_path, unknown_ok=False):
-    for fam in sorted(tables.FAMILIES.values(), key=lambda f: -len(f.class_prefix)):  # XLMRoberta before Roberta
-        if arch.startswith(fam.class_prefix):
-            head = arch[len(fam.class_prefix):]
-            if head in fam.heads:
-                return fam.name, head
+    found = tables.find_class(arch)
+    if found is not None:
+        return found[0].name, found[1]
     if unknown_ok:  # --family / --head decide
         return None, None
     raise ConversionError(f"{config_path}: architectures {arch} is not a BERT, RoBERTa or XLM-RoBERTa class this tool converts"
