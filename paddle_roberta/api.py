@@ -36,10 +36,14 @@ def converted_dir(src, **options) -> str:
     return out
 
 
-def from_pretrained(src, cls=None, dtype=None, weights=None, **options):
+# Keywords of the conversion a Hugging Face source goes through (``convert``); every other keyword is the model's.
+CONVERT_OPTIONS = ("format", "num_choices", "family", "head", "verify", "atol")
+
+
+def from_pretrained(src, cls=None, dtype=None, weights=None, **kwargs):
     """The PaddleNLP model for ``src`` (a Hugging Face directory or hub id, converted into the cache first,
     or a directory this tool converted, loaded as is): ``cls`` a PaddleNLP class or its name, default the
-    class the conversion chose (the checkpoint's head). Loaded with no random initialisation (``loading``).
+    class the conversion chose (the checkpoint's head). Loaded with no random initialisation (``parity.loading``).
 
     ``dtype`` ("float32", "float16", "bfloat16") is the dtype of the model returned. For a Hugging Face
     source it is also the dtype the cache holds it in (each dtype its own cache entry; default float32).
@@ -48,13 +52,21 @@ def from_pretrained(src, cls=None, dtype=None, weights=None, **options):
 
     ``weights``: the weights file to read where the directory holds two formats that differ (a source with
     safetensors and .bin; a fine-tune saved in place beside the converted safetensors): without it such a
-    directory is refused (``weight_files``)."""
+    directory is refused (``files.weight_files``).
+
+    Other keywords: ``convert``'s options (``CONVERT_OPTIONS``, for a Hugging Face source), else the model's, as
+    PaddleNLP's ``from_pretrained`` takes them: config settings such as ``num_classes``/``num_labels`` (a new
+    head for fine-tuning is initialised as PaddleNLP initialises it) and ``ignore_mismatched_sizes``. Any other
+    keyword is an error."""
     from .parity.loading import load
 
+    options = {k: kwargs.pop(k) for k in CONVERT_OPTIONS if k in kwargs}
     if is_converted(src):
-        return load(os.fspath(src), cls, dtype, weights)
-    return load(converted_dir(src, **options, **({"dtype": dtype} if dtype else {}), **({"weights": weights} if weights else {})),
-                cls, dtype)
+        if options:
+            raise ConversionError(f"{src}: already converted; {', '.join(options)} apply to a Hugging Face source")
+        return load(os.fspath(src), cls, dtype, weights, **kwargs)
+    out = converted_dir(src, **options, **({"dtype": dtype} if dtype else {}), **({"weights": weights} if weights else {}))
+    return load(out, cls, dtype, **kwargs)
 
 
 def is_converted(path) -> bool:

@@ -13,6 +13,7 @@ import argparse
 import os
 import tempfile
 import time
+import warnings
 
 from ..convert import convert
 from ..parity import compare as parity
@@ -57,6 +58,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", action="append", choices=sorted(SEEDS), help="seed model(s); default: " + ", ".join(DEFAULT_SEEDS))
     parser.add_argument("--workdir", help="where to build and convert (default: a temporary directory)")
     args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")  # a demo's output is its figures
     quiet_libraries()
     names = args.seed or list(DEFAULT_SEEDS)
     if args.workdir:

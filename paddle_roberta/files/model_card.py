@@ -6,6 +6,8 @@ import datetime
 import importlib.metadata
 import os
 
+from ..families.tables import find_class
+
 PACKAGES = ("paddle-roberta", "numpy", "safetensors", "torch", "transformers", "paddlepaddle", "paddlenlp")
 
 
@@ -42,15 +44,23 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
     ]
     if tokenizer_class:
         lines += [f'tokenizer = AutoTokenizer.from_pretrained("{name}")  # {tokenizer_class}',
-                  'inputs = tokenizer("...", return_tensors="pd")',
+                  'inputs = tokenizer(["...", "..."], padding=True, return_attention_mask=True, return_tensors="pd")',
                   "outputs = model(**inputs)"]
     lines += ["```", "",
-              "The tokenizer returns `attention_mask` by default and `pad_token_id` is the id it pads with, so this "
-              "call masks the padding as transformers does; ids from elsewhere need their mask passed.", "",
+              "Pass the attention mask, as above: this directory's tokenizer returns it even unasked and its "
+              "`pad_token_id` is the id it pads with, but ids from elsewhere, or another tokenizer, need it passed.", "",
+              "To fine-tune, start from this directory with a new head (here a classifier of `N` classes):", "",
+              "```python",
+              "from paddlenlp.transformers import AutoModelForSequenceClassification",
+              f'model = AutoModelForSequenceClassification.from_pretrained("{name}", num_classes=N{load_kw})',
+              "```", "",
+              "(not with `low_cpu_mem_usage=True`: PaddleNLP's fast path leaves a new head without memory), or "
+              f'`paddle_roberta.from_pretrained("{name}", cls="{_classifier(paddle_class)}", num_classes=N)`, the fast '
+              "path with the new head initialised as PaddleNLP initialises it.", "",
               "Fine-tuning: `save_pretrained` into a new directory. Saved into this one, PaddleNLP writes "
               "`model_state.pdparams` beside `model.safetensors` and its own loader keeps reading the old "
               "safetensors; paddle-roberta then refuses the directory until `--weights` names the file to read.", "",
-              "Faster loading (no random initialisation of weights that are then overwritten: a 1.3 GB model loads "
+              "Faster loading of the model as it is (no random initialisation of weights that are then overwritten: a 1.3 GB model loads "
               "3 to 7 times faster, measured): PaddleNLP's `low_cpu_mem_usage=True`, then the LayerNorm epsilons it "
               "skips setting (they stay at Paddle's 1e-5 otherwise; this model's is the config's `layer_norm_eps`):", "",
               "```python",
@@ -69,3 +79,9 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
     lines += ["", "## Versions", ""] + [f"- {k} {v}" for k, v in versions().items()] + [""]
     with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
+
+
+def _classifier(paddle_class: str) -> str:
+    """The sequence-classification class of the family ``paddle_class`` belongs to."""
+    found = find_class(paddle_class)
+    return found[0].paddle_class("ForSequenceClassification") if found else "AutoModelForSequenceClassification"

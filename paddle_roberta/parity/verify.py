@@ -48,7 +48,16 @@ FILL_MASK = {
 
 def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None) -> dict:
     """``weights``: a weights file (or several) of ``src`` or ``out`` to read where the directory holds two formats
-    (``weight_files.choose``: without it, two formats that disagree are refused)."""
+    (``weight_files.choose``: without it, two formats that disagree are refused). The libraries' warnings while both
+    models load and run are silenced for this call only (the report is the output), not for the caller's process."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _verify(src, out, texts, atol, weights)
+
+
+def _verify(src, out, texts, atol, weights) -> dict:
     _check_same_model(src, out)
     chosen = [os.fspath(weights)] if isinstance(weights, (str, os.PathLike)) else [os.fspath(w) for w in weights or ()]
     hf_weights = (choose(src, HF_FORMATS, in_folder(src, chosen)) or ("", ""))[0]
@@ -228,12 +237,11 @@ def _check_same_model(src, out):
 
 
 def quiet_libraries():
-    """The report is the output: keep the three libraries' load-time logging off the terminal."""
+    """The report is the output: keep the three libraries' load-time logging off the terminal (their warnings are
+    silenced by ``verify`` for its own call, and by the command line for the whole run)."""
     import logging
-    import warnings
 
     os.environ.setdefault("DATASETS_VERBOSITY", "error")  # paddlenlp imports datasets, which logs on import
-    warnings.filterwarnings("ignore")
     for name in ("datasets", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
     import transformers
