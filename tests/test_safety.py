@@ -13,7 +13,7 @@ from conftest import TINY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paddle_roberta import ConversionError, convert
+from paddle_roberta import ConversionError, Result, convert
 from paddle_roberta.dev.synthetic import build_checkpoint
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
@@ -211,7 +211,7 @@ def test_concurrent_conversions(good, tmp_path):
     threads = [threading.Thread(target=run, args=(i, tmp_path / f"out{i}")) for i in range(2)]
     [t.start() for t in threads]
     [t.join() for t in threads]
-    assert all(isinstance(results[i], str) for i in range(2))
+    assert all(isinstance(results[i], Result) for i in range(2))
 
     # the same OUT, several times over: exactly one wins each round, the rest fail cleanly, OUT is whole
     for round_ in range(3):
@@ -220,9 +220,9 @@ def test_concurrent_conversions(good, tmp_path):
         threads = [threading.Thread(target=run, args=(i, out)) for i in range(3)]
         [t.start() for t in threads]
         [t.join() for t in threads]
-        wins = [r for r in results.values() if isinstance(r, str)]
+        wins = [r for r in results.values() if isinstance(r, Result)]
         assert len(wins) == 1, results
-        assert all("already exists" in str(r) for r in results.values() if not isinstance(r, str))
+        assert all("already exists" in str(r) for r in results.values() if not isinstance(r, Result))
         assert sorted(os.listdir(out)) == ["README.md", "config.json", "conversion.json", "model.safetensors"]
         assert not [p for p in os.listdir(tmp_path) if p.startswith(f".same{round_}")]
 
