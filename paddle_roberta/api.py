@@ -66,7 +66,10 @@ def from_pretrained(src, cls=None, dtype=None, weights=None, **kwargs):
             raise ConversionError(f"{src}: already converted; {', '.join(options)} apply to a Hugging Face source")
         return load(os.fspath(src), cls, dtype, weights, **kwargs)
     out = converted_dir(src, **options, **({"dtype": dtype} if dtype else {}), **({"weights": weights} if weights else {}))
-    return load(out, cls, dtype, **kwargs)
+    try:
+        return load(out, cls, dtype, **kwargs)
+    except ConversionError as e:  # name what the user gave, not only the cache entry
+        raise ConversionError(str(e).replace(out, f"{os.fspath(src)} (converted into {out})", 1), e.details) from None
 
 
 def is_converted(path) -> bool:

@@ -10,6 +10,7 @@ import warnings
 
 from ._version import __version__
 from .errors import ConversionError
+from .families.tables import FAMILIES
 from .signals import Terminated, handled, pause_point, preload
 
 
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["safetensors", "pdparams"], default="safetensors")
     c.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32")
     c.add_argument("--num-choices", type=int, default=2, help="choices per example for *ForMultipleChoice (default 2)")
-    c.add_argument("--family", choices=["bert", "roberta", "xlm-roberta"], help="override family detection")
+    c.add_argument("--family", choices=list(FAMILIES), help="override family detection")
     c.add_argument("--head", metavar="CLASS", help="convert to this head (e.g. BertForPreTraining) instead of the one "
                    "config.json names, when the checkpoint holds its tensors")
     c.add_argument("--weights", metavar="FILE", help="the weights file to read when SRC holds two formats that differ")
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
             try:
                 # before any other thread exists (signals.preload), as quietly as verify imports them
                 os.environ.setdefault("DATASETS_VERBOSITY", "error")
+                os.environ.setdefault("GLOG_minloglevel", "2")  # paddle's C++ warnings (W… lines) off stderr
                 warnings.filterwarnings("ignore")
                 logging.getLogger("datasets").setLevel(logging.ERROR)
                 preload()

@@ -19,7 +19,7 @@ from .parity.gate import verified, verify_policy
 from .result import Result
 from .signals import pause_point
 from .tokenizer.checks import check_tokenizer_files
-from .tokenizer.kind import tokenizer_kind
+from .tokenizer.kind import not_written, tokenizer_kind
 from .tokenizer.paddle_files import write_tokenizer
 from .tokenizer.vocab import tokenizer_pad_id
 
@@ -74,7 +74,11 @@ def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, o
             config = paddle_config(source.config, plan, dtype, num_choices, os.path.abspath(source.path), pad_token_id)
             write_json(os.path.join(tmp, "config.json"), config)
             positions = plan.family.positions(plan.dims["P"], config["pad_token_id"])
-            tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions)
+            tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions, token_types=plan.dims["Y"])
+            why_not = not_written(tokenizer_kind(source.path))
+            if why_not:
+                plan.notes.append(f"tokenizer: not written ({why_not}); tokenize with the source's tokenizer in "
+                                  "transformers: the ids are the model's")
             if verify:
                 say("verifying against the torch original (transformers vs PaddleNLP)")
             report = verified(source.path, tmp, out, atol, weights=source.weights_path) if verify else None

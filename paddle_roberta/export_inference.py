@@ -72,7 +72,14 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         report = None
         if verify:
             with VERIFY_LOCK:
-                report = _verified(tmp, dest, model, fam, head, spec, source, atol)
+                try:
+                    report = _verified(tmp, dest, model, fam, head, spec, source, atol)
+                except ConversionError:
+                    raise
+                except Exception as e:  # a --source that loads but is not this model's original, ...
+                    first = (str(e).strip().splitlines() or [""])[0][:200]
+                    raise ConversionError(f"{dest}: verification could not run ({type(e).__name__}: {first}); "
+                                          "nothing written") from e
             pause_point("verifying")
         _write_readme(tmp, spec, report)
         write_marker(tmp, src, spec["paddle_class"] + " (Paddle Inference)")
@@ -184,6 +191,10 @@ def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
 
         reference = "torch original (transformers)"
         torch_model = getattr(transformers, hf_class_for(spec["paddle_class"])).from_pretrained(os.fspath(source)).eval()
+        if head in ("ForSequenceClassification", "ForTokenClassification") and torch_model.config.num_labels != cfg.num_labels:
+            raise ConversionError(f"{source}: --source has {torch_model.config.num_labels} labels, this model "
+                                  f"{cfg.num_labels}: not the model it was converted from (leave --source out to "
+                                  "verify against the PaddleNLP model)")
         ref = parity.run_torch(torch_model, inputs)
     else:
         reference = "dygraph PaddleNLP model"

@@ -74,3 +74,18 @@ def paddle_quiet():
 
     log.logger.set_level("ERROR")
     return True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """from_pretrained on a Hugging Face source converts into $PADDLE_ROBERTA_CACHE: never the user's own cache
+    (subprocesses inherit it too)."""
+    import os
+
+    old = os.environ.get("PADDLE_ROBERTA_CACHE")
+    os.environ["PADDLE_ROBERTA_CACHE"] = str(tmp_path_factory.mktemp("paddle_roberta_cache"))
+    yield
+    if old is None:
+        os.environ.pop("PADDLE_ROBERTA_CACHE", None)
+    else:
+        os.environ["PADDLE_ROBERTA_CACHE"] = old

@@ -152,16 +152,40 @@ def test_from_pretrained_keywords(tmp_path, paddle_quiet):
 
 
 def test_model_card_code_runs_as_written(tmp_path):
-    """The converted directory's README: its Python blocks run as a user pastes them (N = 3)."""
+    """The converted directory's README: its Python blocks run as a user pastes them; on a classifier directory the
+    fine-tuning start replaces the classifier (ignore_mismatched_sizes=True, said in the card)."""
     src, out = tmp_path / "hf", tmp_path / "clue-paddle"
     build_checkpoint(str(src), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
     convert(src, out, verify=False)
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert "return_attention_mask=True" in card and 'num_classes=N' in card
-    assert 'paddle_roberta.from_pretrained("clue-paddle", cls="BertForSequenceClassification", num_classes=N)' in card
+    assert "return_attention_mask=True" in card and "num_classes=num_classes)" in card
+    assert 'paddle_roberta.from_pretrained("clue-paddle", cls="BertForSequenceClassification", num_classes=num_classes)' in card
     blocks = re.findall(r"```python\n(.*?)```", card, re.S)
     assert len(blocks) == 3, blocks  # use, fine-tuning start, faster loading
-    code = "N = 3\n" + blocks[0] + blocks[1] + "assert model.classifier.weight.shape == [24, N]\n" + blocks[2]
+    code = blocks[0] + blocks[1] + "assert model.classifier.weight.shape == [24, num_classes]\n" + blocks[2]
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600,
                        env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert r.returncode == 0, code + "\n" + r.stderr[-3000:]
+
+    clf = tmp_path / "clf-hf"
+    clue_fine_tune(clf, "BertForSequenceClassification")  # 3 classes
+    convert(clf, tmp_path / "clf-paddle", verify=False)
+    card = (tmp_path / "clf-paddle" / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", card, re.S)
+    assert "ignore_mismatched_sizes=True" in blocks[1] and "BertForSequenceClassification.from_pretrained" in blocks[0]
+    code = blocks[0] + "assert model.classifier.weight.shape == [24, 3]\n" + blocks[1]
+    code += "assert model.classifier.weight.shape == [24, num_classes]\n"
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert r.returncode == 0, code + "\n" + r.stderr[-3000:]
+
+
+def test_inference_export_against_another_source_is_one_line(tmp_path):
+    """A fine-tune exported with --source naming the body it started from (not its original): a one-line error."""
+    clf, body = tmp_path / "clf-hf", tmp_path / "body-hf"
+    clue_fine_tune(clf, "BertForSequenceClassification")  # 3 classes
+    build_checkpoint(str(body), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
+    convert(clf, tmp_path / "clf-paddle", verify=False)
+    r = run("export", tmp_path / "clf-paddle", tmp_path / "served", "--to", "inference", "--source", body)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "--source has 2 labels, this model 3" in r.stderr and not (tmp_path / "served").exists()

@@ -36,12 +36,12 @@ def paddle_config(source_config: dict, plan: Plan, dtype: str, num_choices: int,
             config[key] = source_config[key]
     # transformers' defaults where the source omits them (PaddleNLP's RobertaConfig would default pad_token_id to 0)
     config.setdefault("layer_norm_eps", 1e-12)
-    config.setdefault("pad_token_id", 0 if plan.family.name == "bert" else 1)
+    config.setdefault("pad_token_id", plan.family.pad_token_id)
     if pad_token_id is not None:
         config["pad_token_id"] = pad_token_id
     config.setdefault("hidden_act", "gelu")
-    if plan.family.name == "bert":
-        config["pool_act"] = "tanh"
+    if plan.family.pool_act:
+        config["pool_act"] = plan.family.pool_act
     if plan.head == "ForCausalLM" and plan.family.builds_causal_mask:
         config["is_decoder"] = True  # XLMRobertaModel masks future tokens from this, as transformers does
     if plan.head == "ForQuestionAnswering":

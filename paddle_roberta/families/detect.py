@@ -45,6 +45,12 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
     if model_type is not None and not isinstance(model_type, str):
         raise ConversionError(f"{config_path}: model_type must be a string, found {model_type!r}")
     arch = archs[0] if archs else None
+    if model_type in tables.ALIASES:
+        model_type, prefix = tables.ALIASES[model_type]
+        notes.append(f"family: model_type {config['model_type']} is a {model_type} body under another name "
+                     f"(the same modules and tensors): converted as {model_type}")
+        if arch is not None and arch.startswith(prefix):
+            arch = tables.FAMILIES[model_type].class_prefix + arch[len(prefix):]
     if arch in tables.NO_PADDLE_CLASS and not forced_head:
         raise ConversionError(f"{config_path}: architectures {arch} cannot be converted: {tables.NO_PADDLE_CLASS[arch]}")
     if forced and forced not in tables.FAMILIES:
@@ -115,14 +121,14 @@ def _split_arch(arch, config_path, unknown_ok=False):
         return found[0].name, found[1]
     if unknown_ok:  # --family / --head decide
         return None, None
-    raise ConversionError(f"{config_path}: architectures {arch} is not a BERT, RoBERTa or XLM-RoBERTa class this tool converts"
+    raise ConversionError(f"{config_path}: architectures {arch} is not a class of {_families()} that this tool converts"
                           " (--family and --head override)")
 
 
 def _family_from_evidence(canonical, names_shapes, tokenizer_kind, config, config_path, notes) -> str:
     """The family of a checkpoint whose config.json names none (transformers 2.x wrote neither model_type nor
     architectures): every piece of evidence narrows the set of families; it must end with exactly one."""
-    roberta_like = {"roberta", "xlm-roberta"}
+    roberta_like = {f.name for f in tables.FAMILIES.values() if f.positions_after_pad}
     evidence = []  # (families it allows, what it is)
     if tokenizer_kind in KINDS:
         evidence.append(({KINDS[tokenizer_kind].family}, f"{tokenizer_kind} tokenizer files"))

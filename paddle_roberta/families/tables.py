@@ -195,6 +195,8 @@ class Family:
     # With no attention_mask, does the PaddleNLP model mask the pad_token_id positions? (BERT and RoBERTa do;
     # XLM-RoBERTa, a port of transformers' code, attends to every token, as transformers does.)
     masks_pad_by_default: bool = True
+    pad_token_id: int = 1  # transformers' default where a config omits it (PaddleNLP's RobertaConfig would say 0)
+    pool_act: str | None = None  # PaddleNLP's BertConfig has a pool_act setting; transformers' pooler is tanh
 
     def positions(self, max_positions: int, pad_token_id: int) -> int:
         """How many tokens one sequence can have."""
@@ -216,6 +218,8 @@ BERT = Family(
     class_prefix="Bert",
     base_prefix="bert",
     token_types=True,
+    pad_token_id=0,
+    pool_act="tanh",
     heads={
         "Model": Head("BertModel", "BertModel", hf_pooler=True),
         "ForMaskedLM": Head("BertForMaskedLM", "BertForMaskedLM", BERT_MLM),
@@ -273,6 +277,10 @@ XLM_ROBERTA = Family(
 )
 
 FAMILIES = {f.name: f for f in (BERT, ROBERTA, XLM_ROBERTA)}
+
+# model_type -> (family, transformers' class-name prefix) for bodies transformers names otherwise: CamembertModel is
+# RobertaModel (same modules, same tensor names); its tokenizer is not XLM-R's (tokenizer.kind.CAMEMBERT).
+ALIASES = {"camembert": ("roberta", "Camembert")}
 
 # HF architectures that neither PaddleNLP class family can express; named so the error says why.
 NO_PADDLE_CLASS = {

@@ -38,33 +38,40 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
         "",
         "```python",
         "import paddle",
-        "from paddlenlp.transformers import AutoModel, AutoTokenizer",
+        f"from paddlenlp.transformers import AutoModel, AutoTokenizer, {paddle_class}",
         "",
-        f'model = AutoModel.from_pretrained("{name}"{load_kw})  # or {paddle_class}',
+        f'model = {paddle_class}.from_pretrained("{name}"{load_kw})  # AutoModel gives the bare model',
     ]
     if tokenizer_class:
         lines += [f'tokenizer = AutoTokenizer.from_pretrained("{name}")  # {tokenizer_class}',
                   'inputs = tokenizer(["...", "..."], padding=True, return_attention_mask=True, return_tensors="pd")',
                   "outputs = model(**inputs)"]
+    classifier = _classifier(paddle_class)
+    resize = ", ignore_mismatched_sizes=True" if paddle_class == classifier else ""
     lines += ["```", "",
               "Pass the attention mask, as above: this directory's tokenizer returns it even unasked and its "
               "`pad_token_id` is the id it pads with, but ids from elsewhere, or another tokenizer, need it passed.", "",
-              "To fine-tune, start from this directory with a new head (here a classifier of `N` classes):", "",
+              "To fine-tune, start from this directory with a new head, here a classifier"
+              + (" (`ignore_mismatched_sizes=True`: this directory's classifier is replaced by a new one of "
+                 "`num_classes`; leave it out to keep training this one, with its own number of classes)" if resize else "")
+              + ":", "",
               "```python",
               "from paddlenlp.transformers import AutoModelForSequenceClassification",
-              f'model = AutoModelForSequenceClassification.from_pretrained("{name}", num_classes=N{load_kw})',
+              "num_classes = 2  # your task's",
+              f'model = AutoModelForSequenceClassification.from_pretrained("{name}", num_classes=num_classes{resize}{load_kw})',
               "```", "",
               "(not with `low_cpu_mem_usage=True`: PaddleNLP's fast path leaves a new head without memory), or "
-              f'`paddle_roberta.from_pretrained("{name}", cls="{_classifier(paddle_class)}", num_classes=N)`, the fast '
+              f'`paddle_roberta.from_pretrained("{name}", cls="{classifier}", num_classes=num_classes{resize})`, the fast '
               "path with the new head initialised as PaddleNLP initialises it.", "",
               "Fine-tuning: `save_pretrained` into a new directory. Saved into this one, PaddleNLP writes "
               "`model_state.pdparams` beside `model.safetensors` and its own loader keeps reading the old "
               "safetensors; paddle-roberta then refuses the directory until `--weights` names the file to read.", "",
-              "Faster loading of the model as it is (no random initialisation of weights that are then overwritten: a 1.3 GB model loads "
-              "3 to 7 times faster, measured): PaddleNLP's `low_cpu_mem_usage=True`, then the LayerNorm epsilons it "
-              "skips setting (they stay at Paddle's 1e-5 otherwise; this model's is the config's `layer_norm_eps`):", "",
+              "Faster loading of the model as it is (no random initialisation of weights that are then overwritten: a "
+              "1.3 GB model loads 3 to 7 times faster, measured): PaddleNLP's `low_cpu_mem_usage=True`, then the "
+              "LayerNorm epsilons it skips setting (they stay at Paddle's 1e-5 otherwise; this model's is the "
+              "config's `layer_norm_eps`):", "",
               "```python",
-              f'model = AutoModel.from_pretrained("{name}", low_cpu_mem_usage=True{load_kw})',
+              f'model = {paddle_class}.from_pretrained("{name}", low_cpu_mem_usage=True{load_kw})',
               "for layer in model.sublayers():",
               "    if isinstance(layer, paddle.nn.LayerNorm):",
               "        layer._epsilon = model.config.layer_norm_eps",

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..families.tables import FAMILIES, hf_class_for
 from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
-from ..tokenizer.kind import KINDS, tokenizer_kind
+from ..tokenizer.kind import KINDS, not_written, tokenizer_kind
 from . import compare as parity
 from .check import head_of, load_paddle
 
@@ -106,7 +106,8 @@ def _verify(src, out, texts, atol, weights) -> dict:
         inputs = {k: batch[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
         if not fam.token_types:
             inputs.pop("token_type_ids", None)
-    else:  # no tokenizer in the source: ids drawn at random, still a padded batch with a mask
+    else:  # no tokenizer in the source (or none PaddleNLP expresses): ids drawn at random, a padded batch with a mask
+        report["tokenizer_kind"] = tokenizer_kind(src) if not_written(tokenizer_kind(src)) else None
         cfg = paddle_model.config
         inputs = parity.make_batch(family, "Model", cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id)
     if head == "ForMultipleChoice":
@@ -267,6 +268,8 @@ def _hf_tokenizer(src, family):
     try:
         return cls.from_pretrained(src)
     except Exception as e:  # present but unusable is an error, never "none in the source"
+        if not_written(kind):
+            return None  # a kind no PaddleNLP class expresses (the output has none either): the report says which
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise ConversionError(f"{src}: its tokenizer does not load in transformers ({type(e).__name__}: {first})") from None
 
@@ -298,7 +301,10 @@ def format_report(report: dict) -> str:
                  else f"weights stored in {report['dtype']}, both sides run in float32 on those rounded weights")
     lines = [f"{report['torch_class']} (transformers) vs {report['paddle_class']} (PaddleNLP), {precision}, atol {report['atol']:g} x max(1, max|output|, |last hidden| for heads)", ""]
     tok = report["tokenizer"]
-    if tok is None:
+    if tok is None and report.get("tokenizer_kind"):
+        lines.append(f"tokenizer: the source's ({report['tokenizer_kind']}) has no PaddleNLP counterpart, none in the output; "
+                     "random ids")
+    elif tok is None:
         lines.append("tokenizer: none in the source; random ids")
     else:
         agree = sum(r["verdict"] == "same" for r in tok["texts"])

@@ -34,6 +34,8 @@ from .kind import (
     VOCAB_JSON,
     VOCAB_TXT,
     WORDPIECE,
+    find_component,
+    not_written,
     tokenizer_kind,
     vocab_files,
 )
@@ -50,21 +52,27 @@ BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "c
                 "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
 
 
-def write_tokenizer(src: str, out: str, model_max_length: int) -> str | None:
-    """Write the tokenizer files into ``out``; returns the PaddleNLP class name, or None if the source has none.
-    Every token the source adds past its vocabulary is written too (``_write_added_tokens``)."""
+def write_tokenizer(src: str, out: str, model_max_length: int, token_types: int = 2) -> str | None:
+    """Write the tokenizer files into ``out``; returns the PaddleNLP class name, or None if the source has none or
+    has a kind no PaddleNLP class expresses (``kind.not_written``: the caller notes why). Every token the source
+    adds past its vocabulary is written too (``_write_added_tokens``). ``token_types``: the body's token type rows;
+    with one (a RoBERTa body with a WordPiece tokenizer), the tokenizer does not return token_type_ids, which a
+    second segment would set to a row the model does not have."""
     source_config = read_json_object(os.path.join(src, "tokenizer_config.json"), missing_ok=True)
     specials_map = read_json_object(os.path.join(src, "special_tokens_map.json"), missing_ok=True)
     kind = tokenizer_kind(src)
+    if not_written(kind):
+        return None
+    names = [n for n in MODEL_INPUT_NAMES.get(kind, []) if token_types > 1 or n != "token_type_ids"]
     if vocab_files(src, kind):
         write = {WORDPIECE: _wordpiece, BYTE_LEVEL_BPE: _byte_level_bpe, SENTENCEPIECE: _sentencepiece}[kind]
-        return write(src, out, source_config, specials_map, model_max_length)
+        return write(src, out, source_config, specials_map, model_max_length, input_names=names)
     if os.path.isfile(os.path.join(src, "tokenizer.json")):
-        return _from_tokenizer_json(src, out, source_config, specials_map, model_max_length)
+        return _from_tokenizer_json(src, out, source_config, specials_map, model_max_length, names)
     return None
 
 
-def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length):
+def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length, input_names):
     """A source with only tokenizer.json (many newer repos): derive the vocabulary files PaddleNLP's classes read
     for WordPiece and byte-level BPE, with its normaliser and pre-tokeniser settings. Hand-written: the tokenizers
     library saves a model's files but not its normaliser settings, and PaddleNLP's RobertaBPETokenizer reads only
@@ -79,13 +87,14 @@ def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length
     if sorted(vocab.values()) != list(range(len(vocab))):
         raise ConversionError(f"{path}: model.vocab ids are not 0..{len(vocab) - 1}, each once")
     if kind == "WordPiece":
-        norm = _find(spec.get("normalizer"), "BertNormalizer") or {}
+        norm = find_component(spec.get("normalizer"), "BertNormalizer") or {}
         settings = {"do_lower_case": norm.get("lowercase", True), "strip_accents": norm.get("strip_accents"),
                     "tokenize_chinese_chars": norm.get("handle_chinese_chars", True)}
         with open(os.path.join(out, VOCAB_TXT), "w", encoding="utf-8") as f:
             f.write("".join(token + "\n" for token, _ in sorted(vocab.items(), key=lambda kv: kv[1])))
-        return _wordpiece(src, out, {**settings, **source_config}, specials_map, model_max_length, vocab_written=True)
-    byte_level = _find(spec.get("pre_tokenizer"), "ByteLevel")
+        return _wordpiece(src, out, {**settings, **source_config}, specials_map, model_max_length, vocab_written=True,
+                          input_names=input_names)
+    byte_level = find_component(spec.get("pre_tokenizer"), "ByteLevel")
     if kind == "BPE" and byte_level is not None:
         merges = model.get("merges")
         if not isinstance(merges, list):
@@ -96,28 +105,12 @@ def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length
         with open(os.path.join(out, MERGES_TXT), "w", encoding="utf-8") as f:
             f.write("#version: 0.2\n" + "".join(line + "\n" for line in lines))
         settings = {"add_prefix_space": byte_level.get("add_prefix_space", False)}
-        return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length, files_written=True)
-    if kind == "Unigram":
-        raise ConversionError(f"{path}: a Unigram (SentencePiece) tokenizer without {SENTENCEPIECE_FILE}: PaddleNLP's "
-                              f"XLMRobertaTokenizer reads the SentencePiece model file itself; add {SENTENCEPIECE_FILE} from the hub repo")
-    raise ConversionError(f"{path}: a {kind} tokenizer{'' if byte_level else ' without byte-level pre-tokenizer'} has no "
-                          "PaddleNLP BERT/RoBERTa tokenizer class (WordPiece or byte-level BPE)")
+        return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length, files_written=True,
+                              input_names=input_names)
+    raise AssertionError(f"{path}: a {kind} tokenizer reached the writer")  # tokenizer_kind/not_written decide first
 
 
-def _find(component, type_name):
-    """The ``type_name`` part of a tokenizers component, alone or inside a Sequence."""
-    if not isinstance(component, dict):
-        return None
-    if component.get("type") == type_name:
-        return component
-    for key in ("normalizers", "pretokenizers"):
-        for part in component.get(key) or []:
-            if isinstance(part, dict) and part.get("type") == type_name:
-                return part
-    return None
-
-
-def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_written=False):
+def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_written=False, input_names=None):
     lower = source_config.get("do_lower_case", True)
     config = {
         "tokenizer_class": "BertTokenizerFast",
@@ -128,7 +121,7 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
         "strip_accents": source_config.get("strip_accents"),
         "tokenize_chinese_chars": source_config.get("tokenize_chinese_chars", True),
         "model_max_length": model_max_length,
-        "model_input_names": MODEL_INPUT_NAMES[WORDPIECE],
+        "model_input_names": input_names or MODEL_INPUT_NAMES[WORDPIECE],
         **_specials(BERT_SPECIALS, source_config, specials_map),
     }
     if not vocab_written:
@@ -154,13 +147,13 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
     return config["tokenizer_class"]
 
 
-def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, files_written=False):
+def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, files_written=False, input_names=None):
     config = {
         "tokenizer_class": "RobertaBPETokenizer",
         "add_prefix_space": source_config.get("add_prefix_space", False),
         "errors": source_config.get("errors", "replace"),
         "model_max_length": model_max_length,
-        "model_input_names": MODEL_INPUT_NAMES[BYTE_LEVEL_BPE],
+        "model_input_names": input_names or MODEL_INPUT_NAMES[BYTE_LEVEL_BPE],
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }
     for name in KINDS[BYTE_LEVEL_BPE].files if not files_written else ():
@@ -170,14 +163,14 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, fil
     return config["tokenizer_class"]
 
 
-def _sentencepiece(src, out, source_config, specials_map, model_max_length):
+def _sentencepiece(src, out, source_config, specials_map, model_max_length, input_names=None):
     """XLM-RoBERTa: PaddleNLP's XLMRobertaTokenizer is a port of transformers' slow XLMRobertaTokenizer (the
     same SentencePiece model, the same fairseq id alignment: <s> <pad> </s> <unk>, then piece id + 1, <mask>
     last), so the file is copied as is; special tokens as for RoBERTa, AddedTokens with the source's strip flags."""
     config = {
         "tokenizer_class": "XLMRobertaTokenizer",
         "model_max_length": model_max_length,
-        "model_input_names": MODEL_INPUT_NAMES[SENTENCEPIECE],
+        "model_input_names": input_names or MODEL_INPUT_NAMES[SENTENCEPIECE],
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }
     shutil.copyfile(os.path.join(src, SENTENCEPIECE_FILE), os.path.join(out, SENTENCEPIECE_FILE))

@@ -178,7 +178,7 @@ def tokenizer_pad_id(src: str, plan, config: dict, config_path: str) -> int | No
                           f"({', '.join(t.content for t in vocab.added[:3])}{', ...' if len(vocab.added) > 3 else ''})")
     content = _pad_content(src, kind)
     pad = vocab.id_of(content) if content else None
-    said = config.get("pad_token_id", 0 if plan.family.name == "bert" else 1)
+    said = config.get("pad_token_id", plan.family.pad_token_id)
     if pad is None or pad == said:
         return pad
     if plan.family.positions_after_pad:
