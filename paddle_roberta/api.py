@@ -18,6 +18,7 @@ from .convert import convert
 from .errors import ConversionError
 from .files.cache import cache_root, prune, source_key, touch
 from .files.source import resolve
+from .tokenizer.kind import TOKENIZER_CONFIG, not_written, tokenizer_kind
 
 
 def converted_dir(src, **options) -> str:
@@ -82,6 +83,15 @@ def is_converted(path) -> bool:
 
 
 def tokenizer(src, **options):
+    """PaddleNLP's tokenizer for ``src`` (converted into the cache first, as ``from_pretrained``); a one-line error
+    where the conversion wrote none (a tokenizer kind no PaddleNLP class expresses, or none in the source)."""
     import paddlenlp.transformers as pt
 
-    return pt.AutoTokenizer.from_pretrained(os.fspath(src) if is_converted(src) else converted_dir(src, **options))
+    out = os.fspath(src) if is_converted(src) else converted_dir(src, **options)
+    if not os.path.isfile(os.path.join(out, TOKENIZER_CONFIG)):
+        with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
+            origin = (json.load(f).get("paddle_roberta") or {}).get("source") or os.fspath(src)
+        why = not_written(tokenizer_kind(origin)) if os.path.isdir(origin) else None
+        raise ConversionError(f"{os.fspath(src)}: no PaddleNLP tokenizer was written"
+                              + (f" ({why}); tokenize with transformers' AutoTokenizer" if why else " (none in the source)"))
+    return pt.AutoTokenizer.from_pretrained(out)

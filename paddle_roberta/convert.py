@@ -84,7 +84,7 @@ def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, o
             report = verified(source.path, tmp, out, atol, weights=source.weights_path) if verify else None
             pause_point("verifying")
             given = os.fspath(src)
-            write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype)
+            write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype, why_not)
             write_marker(tmp, given, plan.paddle_class)  # last: it lists the files above with their sha256
             pause_point("writing")
     return Result(out, plan.paddle_class, written, dropped=plan.dropped, notes=plan.notes, verify_report=report,

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from paddle_roberta import convert, export
+import paddle_roberta
+from paddle_roberta import ConversionError, convert, export
 from paddle_roberta.dev.seeds import SEEDS
 from paddle_roberta.dev.synthetic import build_checkpoint, write_sentencepiece
 
@@ -44,7 +45,7 @@ def source(path, body, kind):
         build_checkpoint(str(path), cls, config, vocab=kind)
         _tokenizer_class(path, EXPRESSED[kind])
     elif kind == "camembert":
-        config = dict(config, pad_token_id=1)
+        config = dict(config, pad_token_id=0 if body == "bert" else 1)  # BERT configs say 0 where the tokenizer pads 1
         if body == "roberta":  # camembert-base itself: a RoBERTa body under its own model_type
             config.update(model_type="camembert", architectures=["CamembertForMaskedLM"])
         build_checkpoint(str(path), cls, config, config_json=config if body == "roberta" else None)
@@ -56,7 +57,7 @@ def source(path, body, kind):
         tok.save_pretrained(str(path))
         assert len(tok) <= config["vocab_size"]
     elif kind == "fastbpe":
-        config = dict(config, pad_token_id=1)
+        config = dict(config, pad_token_id=0 if body == "bert" else 1)
         build_checkpoint(str(path), cls, config)
         words = [w for w in " ".join(CORPUS).lower().replace(",", " ").replace(".", " ").split()]
         (path / "vocab.txt").write_text("".join(f"{w} {100 - i}\n" for i, w in enumerate(dict.fromkeys(words))),
@@ -66,7 +67,7 @@ def source(path, body, kind):
     else:  # unigram-json: an XLM-R tokenizer.json without the SentencePiece model beside it
         import transformers
 
-        config = dict(config, pad_token_id=1)
+        config = dict(config, pad_token_id=0 if body == "bert" else 1)  # paraphrase-multilingual-MiniLM's config says 0
         build_checkpoint(str(path), cls, config, vocab="sentencepiece")
         transformers.XLMRobertaTokenizerFast(vocab_file=str(path / "sentencepiece.bpe.model")).save_pretrained(str(path))
         os.remove(path / "sentencepiece.bpe.model")
@@ -95,7 +96,15 @@ def test_body_with_tokenizer(tmp_path, paddle_quiet, body, kind):
     if kind in NOT_EXPRESSED:
         assert result.tokenizer is None and not (out / "tokenizer_config.json").exists()
         assert any(n.startswith("tokenizer: not written (") for n in result.notes), result.notes
-        assert "no PaddleNLP counterpart, none in the output; random ids" in result.verify_report["text"]
+        assert "no PaddleNLP counterpart, none in the output; both models fed transformers' ids" in \
+            result.verify_report["text"] or kind == "fastbpe"  # a hand-made fastBPE that transformers may not load
+        card = (out / "README.md").read_text()
+        assert "No tokenizer was written" in card and "tokenizer = AutoTokenizer" not in card
+        if "transformers' ids" in result.verify_report["text"]:  # transformers reads it: the pad id is its tokenizer's
+            hf_pad = transformers.AutoTokenizer.from_pretrained(str(src)).pad_token_id
+            assert json.loads((out / "config.json").read_text())["pad_token_id"] == hf_pad
+        with pytest.raises(ConversionError, match="no PaddleNLP tokenizer was written .*AutoTokenizer"):
+            paddle_roberta.tokenizer(out)
         return
     assert result.verify_report["tokenizer"]["texts"] and "tokenizer: not written" not in " ".join(result.notes)
     pd_tok = pt.AutoTokenizer.from_pretrained(str(out))
@@ -141,6 +150,16 @@ def test_camembert_layout_is_never_written_as_xlm_r(tmp_path):
     assert result.model_class == "RobertaForMaskedLM"
     assert any("model_type camembert is a roberta body" in n for n in result.notes)
     assert any("CamemBERT's SentencePiece id layout" in n for n in result.notes)
+
+    # an older repo: config.json, the weights and the SentencePiece model only; config.json's model_type is what
+    # makes transformers' AutoTokenizer pick CamembertTokenizer, and what tells the layout here
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "model.safetensors", "sentencepiece.bpe.model"):
+        shutil.copyfile(src / name, bare / name)
+    result = convert(bare, tmp_path / "bare-paddle")
+    assert result.tokenizer is None and any("CamemBERT's SentencePiece id layout" in n for n in result.notes)
+    assert "both models fed transformers' ids" in result.verify_report["text"]
 
 
 def _sp_model_of(tok, tmp_path):

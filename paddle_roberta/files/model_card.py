@@ -22,9 +22,10 @@ def versions() -> dict:
 
 
 def write_model_card(folder: str, final_path: str, source: str, paddle_class: str, tokenizer_class, verify_text,
-                     dtype: str = "float32") -> None:
+                     dtype: str = "float32", tokenizer_not_written: str | None = None) -> None:
     """README.md into ``folder`` (the temporary directory), naming ``final_path``, where it will be.
-    ``source``: what the user gave, a hub id or a directory."""
+    ``source``: what the user gave, a hub id or a directory. ``tokenizer_not_written``: why the source's tokenizer has
+    no PaddleNLP counterpart here (``tokenizer.kind.not_written``)."""
     title = source if not os.path.isdir(source) else os.path.basename(os.path.abspath(source))
     name = os.path.basename(os.path.abspath(final_path))
     load_kw = "" if dtype == "float32" else ', dtype="float32"'
@@ -48,10 +49,15 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
                   "outputs = model(**inputs)"]
     classifier = _classifier(paddle_class)
     resize = ", ignore_mismatched_sizes=True" if paddle_class == classifier else ""
-    lines += ["```", "",
-              "Pass the attention mask, as above: this directory's tokenizer returns it even unasked and its "
-              "`pad_token_id` is the id it pads with, but ids from elsewhere, or another tokenizer, need it passed.", "",
-              "To fine-tune, start from this directory with a new head, here a classifier"
+    lines += ["```", ""]
+    if tokenizer_class:
+        lines += ["Pass the attention mask, as above: this directory's tokenizer returns it even unasked and its "
+                  "`pad_token_id` is the id it pads with, but ids from elsewhere, or another tokenizer, need it passed.", ""]
+    elif tokenizer_not_written:
+        lines += [f"No tokenizer was written: {tokenizer_not_written}. Tokenize with the source's tokenizer in "
+                  f'transformers (`AutoTokenizer.from_pretrained("{source}")`: its ids are this model\'s) and pass '
+                  "`input_ids` and `attention_mask` as Paddle tensors.", ""]
+    lines += ["To fine-tune, start from this directory with a new head, here a classifier"
               + (" (`ignore_mismatched_sizes=True`: this directory's classifier is replaced by a new one of "
                  "`num_classes`; leave it out to keep training this one, with its own number of classes)" if resize else "")
               + ":", "",

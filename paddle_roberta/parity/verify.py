@@ -102,11 +102,16 @@ def _verify(src, out, texts, atol, weights) -> dict:
         report["truncated_to"] = limit = fam.positions(torch_model.config.max_position_embeddings,
                                                        torch_model.config.pad_token_id)
         report["truncated"] = [r["text"] for r in rows if len(r["torch_ids"]) > limit]
+    elif hf_tok is not None:  # a tokenizer no PaddleNLP class expresses: both models fed transformers' ids
+        report["tokenizer_kind"] = tokenizer_kind(src)
+        report["truncated_to"] = limit = fam.positions(torch_model.config.max_position_embeddings,
+                                                       torch_model.config.pad_token_id)
+    if hf_tok is not None:
         batch = hf_tok(texts, padding=True, truncation=True, max_length=limit, return_tensors="np")
         inputs = {k: batch[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
         if not fam.token_types:
             inputs.pop("token_type_ids", None)
-    else:  # no tokenizer in the source (or none PaddleNLP expresses): ids drawn at random, a padded batch with a mask
+    else:  # no tokenizer in the source, or one transformers cannot load here: ids drawn at random, padded, with a mask
         report["tokenizer_kind"] = tokenizer_kind(src) if not_written(tokenizer_kind(src)) else None
         cfg = paddle_model.config
         inputs = parity.make_batch(family, "Model", cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id)
@@ -302,8 +307,10 @@ def format_report(report: dict) -> str:
     lines = [f"{report['torch_class']} (transformers) vs {report['paddle_class']} (PaddleNLP), {precision}, atol {report['atol']:g} x max(1, max|output|, |last hidden| for heads)", ""]
     tok = report["tokenizer"]
     if tok is None and report.get("tokenizer_kind"):
-        lines.append(f"tokenizer: the source's ({report['tokenizer_kind']}) has no PaddleNLP counterpart, none in the output; "
-                     "random ids")
+        fed = "both models fed transformers' ids" if report.get("truncated_to") else "random ids"
+        why = "has no PaddleNLP counterpart, none in the output" if not_written(report["tokenizer_kind"]) else \
+            "is not in the output"
+        lines.append(f"tokenizer: the source's ({report['tokenizer_kind']}) {why}; {fed}")
     elif tok is None:
         lines.append("tokenizer: none in the source; random ids")
     else:

@@ -118,7 +118,14 @@ def find_component(component, type_name):
 
 def _camembert_layout(folder) -> bool:
     """Does the SentencePiece model in ``folder`` use CamemBERT's ids? transformers says so in tokenizer_config's
-    tokenizer_class or by the <s>NOTUSED token it declares."""
+    tokenizer_class, by the <s>NOTUSED token it declares, or (a repo with only the model file) by config.json's
+    model_type, from which its AutoTokenizer picks CamembertTokenizer."""
+    try:
+        with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+            if json.load(f).get("model_type") == "camembert":
+                return True
+    except (OSError, ValueError, AttributeError):
+        pass
     for name in (TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP, ADDED_TOKENS, TOKENIZER_JSON):
         try:
             with open(os.path.join(folder, name), encoding="utf-8") as f:

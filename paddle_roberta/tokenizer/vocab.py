@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..errors import ConversionError
-from .kind import BYTE_LEVEL_BPE, SENTENCEPIECE, TOKENIZER_JSON, WORDPIECE, tokenizer_kind, vocab_files
+from .kind import BYTE_LEVEL_BPE, SENTENCEPIECE, TOKENIZER_JSON, WORDPIECE, not_written, tokenizer_kind, vocab_files
 
 # transformers' AddedToken defaults for a token given to ``add_tokens`` as a plain string
 ADDED_TOKEN_DEFAULTS = {"lstrip": False, "rstrip": False, "single_word": False, "normalized": True}
@@ -166,8 +166,9 @@ def tokenizer_pad_id(src: str, plan, config: dict, config_path: str) -> int | No
 
     kind = tokenizer_kind(src)
     vocab = read_vocabulary(src, kind)
+    said = config.get("pad_token_id", plan.family.pad_token_id)
     if vocab is None:
-        return None
+        return _unwritten_pad(src, kind, plan, said, config_path) if not_written(kind) else None
     rows = plan.dims["V"]
     check_added_ids(vocab, src, rows)
     if vocab.size != rows:
@@ -178,7 +179,29 @@ def tokenizer_pad_id(src: str, plan, config: dict, config_path: str) -> int | No
                           f"({', '.join(t.content for t in vocab.added[:3])}{', ...' if len(vocab.added) > 3 else ''})")
     content = _pad_content(src, kind)
     pad = vocab.id_of(content) if content else None
-    said = config.get("pad_token_id", plan.family.pad_token_id)
+    name = next((t for t, i in vocab.ids.items() if i == said), None)
+    return _chosen_pad(pad, content, said, name, plan, config_path)
+
+
+def _unwritten_pad(src, kind, plan, said, config_path) -> int | None:
+    """The pad id of a tokenizer this tool does not write (``kind.not_written``), from transformers' own reading of
+    it where transformers is installed and loads it; else the config's stays, with a note."""
+    try:
+        import transformers
+
+        tok = transformers.AutoTokenizer.from_pretrained(src)
+        pad, content = tok.pad_token_id, tok.pad_token
+        name = tok.convert_ids_to_tokens(said) if isinstance(said, int) and 0 <= said < len(tok) else None
+    except Exception:  # not installed, or the tokenizer does not load: nothing to check against
+        plan.notes.append(f"pad_token_id: {said} kept from {config_path}, not checked against the tokenizer (not "
+                          "written, and transformers cannot read it here): always pass attention_mask")
+        return None
+    return _chosen_pad(pad, content, said, name, plan, config_path)
+
+
+def _chosen_pad(pad, content, said, name, plan, config_path) -> int | None:
+    """The pad id to write, given the tokenizer's (``pad``, token ``content``) and the config's (``said``, the token
+    ``name`` it is)."""
     if pad is None or pad == said:
         return pad
     if plan.family.positions_after_pad:
@@ -187,7 +210,6 @@ def tokenizer_pad_id(src: str, plan, config: dict, config_path: str) -> int | No
         plan.notes.append(f"pad_token_id: {config_path} says {said}, the tokenizer pads with {pad} ({content!r}); kept "
                           f"{said} (RoBERTa's positions start after it): always pass attention_mask")
         return said
-    name = next((t for t, i in vocab.ids.items() if i == said), None)
     plan.notes.append(f"pad_token_id: {config_path} says {said}{f' ({name!r})' if name else ''}, the tokenizer pads with "
                       f"{pad} ({content!r}): written as {pad}, the id PaddleNLP masks when no attention_mask is passed")
     return pad
