@@ -54,10 +54,6 @@ class Plan:
     def hf_class(self) -> str:
         return self.family.hf_class(self.head)
 
-    @property
-    def output_class(self) -> str:
-        return self.paddle_class if self.to == "paddle" else self.hf_class
-
 
 def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, family: str | None = None, config_path="config.json",
               head: str | None = None) -> Plan:

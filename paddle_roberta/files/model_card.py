@@ -41,7 +41,7 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
         "import paddle",
         f"from paddlenlp.transformers import AutoModel, AutoTokenizer, {paddle_class}",
         "",
-        f'model = {paddle_class}.from_pretrained("{name}"{load_kw})  # AutoModel gives the bare model',
+        f'model = {paddle_class}.from_pretrained("{name}"{load_kw})  # AutoModel.from_pretrained("{name}"): the bare model',
     ]
     if tokenizer_class:
         lines += [f'tokenizer = AutoTokenizer.from_pretrained("{name}")  # {tokenizer_class}',
