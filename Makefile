@@ -42,8 +42,13 @@ test-stable: $(STAMP) $(STABLE_STAMPS)
 bench: $(STAMP)
 	$(PY) bench/bench_convert.py
 
-bench-serving: $(STAMP)
+$(VENV)/.bench: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[bench]"
+	touch $@
+
+bench-serving: $(VENV)/.bench
 	$(PY) bench/bench_serving.py
+	$(PY) bench/bench_load.py
 
 clean:
 	rm -rf $(VENV) .venv-stable-* build *.egg-info

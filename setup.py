@@ -18,7 +18,12 @@ setup(
         "torch": ["torch"],
         # protobuf: transformers' XLMRobertaTokenizerFast builds itself from the SentencePiece model with it
         "parity": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf"],
-        "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis"],
+        # serving.simple_server: PaddleNLP's SimpleServer (FastAPI + uvicorn, which paddlenlp itself requires)
+        "serve": ["paddlepaddle", "paddlenlp", "fastapi", "uvicorn"],
+        "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis",
+                 "fastapi", "uvicorn", "requests"],
+        # bench/bench_load.py: onnxruntime beside torch and Paddle Inference
+        "bench": ["onnxruntime"],
     },
     entry_points={"console_scripts": ["paddle-roberta=paddle_roberta.cli:main"]},
 )

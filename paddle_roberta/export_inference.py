@@ -93,6 +93,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
 # architecture, so it is served through PaddleNLP's Roberta class of the same head, its weights mapped
 # through the two tables (HF names join them) and the result verified like any other export.
 SERVED_AS = {"xlm-roberta": "roberta"}
+STATIC_PREFIX = "auto_static/inference"  # the static graph and its weights, relative to the export directory
 
 
 def _as_family(model, fam, served_fam, head, config):
@@ -134,7 +135,7 @@ def _spec(fam, head, config) -> dict:
     return {"family": fam.name, "paddle_class": fam.heads[head].paddle_class, "head": head, "rank": rank,
             "inputs": inputs, "outputs": outputs, "per_token": [o for o in outputs if o in per_token],
             "causal_mask": causal, "max_length": fam.positions(config["max_position_embeddings"], config["pad_token_id"]),
-            "model_file": None, "params_file": "model.pdiparams"}
+            "model_file": None, "params_file": None}
 
 
 def _save_static(model, spec, folder):
@@ -163,11 +164,13 @@ def _save_static(model, spec, folder):
     layer = Serving(model, spec["outputs"])
     layer.eval()
     static = paddle.jit.to_static(layer, input_spec=specs, full_graph=True)
-    paddle.jit.save(static, os.path.join(folder, "model"))
-    found = [n for n in ("model.json", "model.pdmodel") if os.path.isfile(os.path.join(folder, n))]
-    if not found or not os.path.isfile(os.path.join(folder, "model.pdiparams")):
+    # where PaddleNLP's SimpleServer looks first (paddlenlp/server/predictor.py: MODEL_DIR/auto_static/inference.json)
+    paddle.jit.save(static, os.path.join(folder, STATIC_PREFIX))
+    found = [STATIC_PREFIX + s for s in (".json", ".pdmodel") if os.path.isfile(os.path.join(folder, STATIC_PREFIX + s))]
+    if not found or not os.path.isfile(os.path.join(folder, STATIC_PREFIX + ".pdiparams")):
         raise ConversionError(f"{folder}: paddle.jit.save wrote no model file ({sorted(os.listdir(folder))})")
-    spec["model_file"] = found[0]  # model.json (PIR, paddle 3) or model.pdmodel (older)
+    spec["model_file"] = found[0]  # .json (PIR, paddle 3) or .pdmodel (older)
+    spec["params_file"] = STATIC_PREFIX + ".pdiparams"
 
 
 def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
@@ -220,6 +223,36 @@ def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
     return report
 
 
+def server_file(spec) -> list:
+    """README lines: the ``app.py`` that serves this export with PaddleNLP's SimpleServer, for its head."""
+    from .serving.simple_server import DEFAULT_POST_HANDLER, POST_HANDLERS
+
+    module, post = POST_HANDLERS.get(spec["head"], DEFAULT_POST_HANDLER)
+    request = ('{"data": {"text": ["Which city?"], "text_pair": ["The capital is Beijing."]}}'
+               if spec["head"] == "ForQuestionAnswering" else
+               '{"data": {"text": [["first choice", "second choice"]]}}' if spec["rank"] == 3 else
+               '{"data": {"text": ["first text", "second text"]}, "parameters": {"max_seq_len": 128, "batch_size": 8}}')
+    imports = (f"from paddle_roberta.serving.simple_server import ModelHandler, {post}" if module.startswith("paddle_roberta")
+               else f"from {module} import {post}\nfrom paddle_roberta.serving.simple_server import ModelHandler")
+    return [
+        "## Serving it with PaddleNLP's SimpleServer", "",
+        "`app.py` beside this folder (its static graph is where SimpleServer looks, `auto_static/inference.json`; "
+        "`ModelHandler` feeds the inputs above by name, pads to length buckets and runs on one thread):", "",
+        "```python",
+        "import os",
+        "from paddlenlp import SimpleServer",
+        imports,
+        "",
+        'MODEL = os.environ.get("MODEL_DIR", "this-folder")',
+        "app = SimpleServer()",
+        f'app.register("models/{spec["head"].lower()}", model_path=MODEL, tokenizer_name=MODEL,',
+        f"             model_handler=ModelHandler, post_handler={post})",
+        "```", "",
+        f"Start it with `paddlenlp server app:app --host 0.0.0.0 --port 8189`, then POST "
+        f"`{request}` to `http://HOST:8189/models/{spec['head'].lower()}`. A bad request gets a 422 with a message.",
+    ]
+
+
 def _write_readme(folder, spec, report):
     inputs = ", ".join(f"`{i['name']}` {i['dtype']} {'[batch, choices, seq]' if i['rank'] == 3 else '[batch, 1, seq, seq]' if i['rank'] == 4 else '[batch, seq]'}"
                        for i in spec["inputs"])
@@ -228,7 +261,7 @@ def _write_readme(folder, spec, report):
         *([f"Traced through PaddleNLP's `{spec['graph_class']}` (the same architecture, its weights mapped by "
            "paddle-roberta's tables): PaddleNLP's XLM-RoBERTa code does not convert to a static graph.", ""]
           if spec["graph_class"] != spec["paddle_class"] else []),
-        f"Static graph `{spec['model_file']}` + `model.pdiparams`, exported by paddle-roberta with dynamic batch and "
+        f"Static graph `{spec['model_file']}` + `{spec['params_file']}`, exported by paddle-roberta with dynamic batch and "
         f"sequence length (up to {spec['max_length']} tokens). Inputs, in order: {inputs}. Outputs, in order: "
         f"{', '.join('`' + o + '`' for o in spec['outputs'])} (`inference.json` says the same for programs).", "",
         "```python",
@@ -239,6 +272,7 @@ def _write_readme(folder, spec, report):
         "Or with `paddle.inference` alone: `Config(model_file, params_file)`, `enable_mkldnn()`, "
         "`set_cpu_math_library_num_threads(2)`, `create_predictor`, then copy each input in the order above.",
     ]
+    lines += ["", *server_file(spec)]
     if spec["causal_mask"]:
         lines += ["", "`attention_mask` is the additive causal mask PaddleNLP's RobertaForCausalLM needs "
                   "(0 where allowed, -1e4 elsewhere); `Predictor` builds it from the usual 0/1 mask."]

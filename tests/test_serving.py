@@ -136,3 +136,84 @@ def test_empty_batch_shapes_for_every_kind_of_output(tmp_path, paddle_quiet, fam
     if choices:
         with pytest.raises(TypeError, match="list of lists of choices"):
             predictor(["a text", "another"])  # one question's choices, not wrapped: would be read letter by letter
+
+
+BUCKET_CASES = [("roberta", "RobertaForSequenceClassification"), ("bert", "BertModel"),
+                ("bert", "BertForTokenClassification"), ("bert", "BertForMultipleChoice"), ("roberta", "RobertaForCausalLM")]
+
+
+@pytest.mark.parametrize("family,hf_class", BUCKET_CASES)
+def test_length_buckets_give_the_unbucketed_outputs_at_the_real_tokens(tmp_path, paddle_quiet, family, hf_class):
+    """Every batch is padded to a multiple of 32 tokens (or the model's 64 positions) before it runs; the outputs
+    at the real tokens equal those of the same batch run at its own length, per-token outputs come back at that
+    length, and the graph only ever sees the bucket lengths. Tolerance 1e-5 x max(1, max|output|): the padded
+    positions are masked out, so the two differ only by oneDNN choosing other GEMM blockings for another shape
+    (measured: below 1e-6)."""
+    src, pd, served = tmp_path / "hf", tmp_path / "paddle", tmp_path / "served"
+    build_checkpoint(str(src), hf_class, dict(TINY[family], vocab_size=700, max_position_embeddings=66), seed=44,
+                     vocab="wordpiece" if family == "bert" else "bpe")
+    convert(src, pd, verify=False)
+    export_inference(pd, served, verify=False)
+    bucketed, plain = Predictor(str(served)), Predictor(str(served), buckets=None)
+    limit = bucketed.spec["max_length"]  # 64 for RoBERTa (66 less pad + 1), 66 for BERT
+    assert bucketed.buckets == ((32, 64) if limit == 64 else (32, 64, 66)) and plain.buckets == ()
+    seen, run_on = [], Predictor._run_on
+
+    def recording(self, p, values):
+        seen.append(values[0].shape[-1])
+        return run_on(self, p, values)
+
+    choices = hf_class.endswith("MultipleChoice")
+    long = " ".join(["word"] * 80)
+    batches = [TEXTS[:1], TEXTS[:3], TEXTS, [TEXTS[2], long], [long] * 2, ["", TEXTS[1]]]
+    for batch in batches:
+        feed = plain.tokenize([[t, t[::-1]] for t in batch] if choices else batch)
+        length = feed["input_ids"].shape[-1]
+        want = plain.run(feed)
+        seen.clear()
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(Predictor, "_run_on", recording)
+            got = bucketed.run(feed)
+        assert seen == [32 if length <= 32 else 64 if length <= 64 else 66], (length, seen)
+        assert list(got) == list(want)
+        for name, value in want.items():
+            assert got[name].shape == value.shape, (name, got[name].shape, value.shape)
+            real = feed["attention_mask"].astype(bool) if name in plain.spec["per_token"] else slice(None)
+            scale = max(1.0, float(np.abs(value[real]).max()))
+            np.testing.assert_allclose(got[name][real], value[real], rtol=0, atol=1e-5 * scale, err_msg=name)
+
+
+def test_bucket_settings(exported):
+    from paddle_roberta.serving.buckets import bucket_for, bucket_lengths
+
+    assert bucket_lengths(512) == tuple(range(32, 513, 32))
+    assert bucket_lengths(514 - 2, 100) == (100, 200, 300, 400, 500, 512)
+    assert [bucket_for(n, (32, 64)) for n in (1, 32, 33, 64, 65)] == [32, 32, 64, 64, 65]
+    with pytest.raises(ValueError, match="positive number of tokens"):
+        bucket_lengths(512, 0)
+    assert Predictor(str(exported[0]), buckets=16).buckets == (16, 32, 48, 64)
+    assert Predictor(str(exported[0]), buckets=[48, 8]).buckets == (8, 48)
+
+
+def test_overwrite_replaces_its_own_static_graph_folder_and_nothing_else(exported, tmp_path):
+    """The static graph lives in auto_static/ (where PaddleNLP's SimpleServer looks): --overwrite replaces an
+    export whose every file there is as written, and refuses, naming the file, one with a file added or changed."""
+    import shutil
+
+    served, pd = exported
+    copy = tmp_path / "served"
+    shutil.copytree(served, copy)
+    export_inference(pd, copy, overwrite=True, verify=False)  # its own, unchanged: replaced
+    assert (copy / "auto_static" / "inference.pdiparams").is_file()
+    (copy / "auto_static" / "notes.txt").write_text("mine")
+    with pytest.raises(ConversionError, match=r"auto_static/notes\.txt"):
+        export_inference(pd, copy, overwrite=True, verify=False)
+    (copy / "auto_static" / "notes.txt").unlink()
+    with open(copy / "auto_static" / "inference.pdiparams", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ConversionError, match=r"auto_static/inference\.pdiparams \(changed\)"):
+        export_inference(pd, copy, overwrite=True, verify=False)
+    (copy / "auto_static" / "inference.pdiparams").unlink()
+    (copy / "auto_static" / "extra").mkdir()
+    with pytest.raises(ConversionError, match=r"auto_static/extra/"):
+        export_inference(pd, copy, overwrite=True, verify=False)

@@ -85,7 +85,10 @@ def not_ours(out: str) -> list:
     found = []
     for entry in sorted(os.scandir(out), key=lambda e: e.name):
         name = entry.name
-        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+        if not legacy and entry.is_dir(follow_symlinks=False) and not entry.is_symlink():
+            inner = _not_listed(entry.path, name + "/", listed)  # a folder this tool wrote (auto_static/)
+            found += [name + "/"] if inner is None else inner
+        elif entry.is_symlink() or not entry.is_file(follow_symlinks=False):
             found.append(name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
         elif name == MARKER:
             continue
@@ -103,6 +106,25 @@ def not_ours(out: str) -> list:
         if newer not in found and f"{newer} (changed)" not in found:
             found.append(f"{newer} (a second weights file)")
     return found
+
+
+def _not_listed(folder: str, prefix: str, listed: dict):
+    """In a sub-folder of an output directory: what the marker does not list or what changed (names relative to
+    the output directory), or None when no file in it is listed (the whole folder is someone else's)."""
+    found, ours = [], 0
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        rel = prefix + entry.name
+        if entry.is_dir(follow_symlinks=False) and not entry.is_symlink():
+            inner = _not_listed(entry.path, rel + "/", listed)
+            found += [rel + "/"] if inner is None else inner
+            ours += inner is not None
+        elif entry.is_symlink() or not entry.is_file(follow_symlinks=False) or rel not in listed:
+            found.append(rel)
+        else:
+            ours += 1
+            if not _unchanged(entry.path, listed[rel]):
+                found.append(f"{rel} (changed)")
+    return found if ours else None
 
 
 def _read_marker(path: str):
@@ -279,13 +301,17 @@ def written_by_us(path: str) -> bool:
 
 
 def write_marker(tmp: str, source: str, paddle_class: str) -> None:
-    """``MARKER``, written last: every other file in ``tmp`` with its size and sha256, which ``--overwrite``
-    checks before it replaces the directory."""
+    """``MARKER``, written last: every other file in ``tmp`` (and its sub-folders, as ``folder/name``) with its
+    size and sha256, which ``--overwrite`` checks before it replaces the directory."""
     files = {}
-    for entry in sorted(os.scandir(tmp), key=lambda e: e.name):
-        if entry.name != MARKER and entry.is_file(follow_symlinks=False):
-            st = entry.stat()
-            files[entry.name] = {"size": st.st_size, "sha256": file_sha256(entry.path, st)}
+    for folder, dirs, names in os.walk(tmp):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, tmp).replace(os.sep, "/")  # auto_static/inference.json
+            if rel != MARKER and not os.path.islink(path):
+                st = os.stat(path)
+                files[rel] = {"size": st.st_size, "sha256": file_sha256(path, st)}
     record = {"converted_by": "paddle-roberta", "version": __version__, "source": source, "paddle_class": paddle_class,
               "files": files}
     write_json(os.path.join(tmp, MARKER), record)

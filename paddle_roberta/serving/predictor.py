@@ -28,13 +28,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .errors import ConversionError
+from ..errors import ConversionError
+from .buckets import DEFAULT_STEP, bucket_for, bucket_lengths, pad_feed
 
 INFERENCE_JSON = "inference.json"
 
 
 class Predictor:
-    def __init__(self, path: str, threads: int = 2, mkldnn: bool = True):
+    def __init__(self, path: str, threads: int = 2, mkldnn: bool = True, buckets=DEFAULT_STEP, predictor=None):
+        """``buckets``: pad every batch to a multiple of this many tokens (``buckets.DEFAULT_STEP``), or to the
+        shortest of these lengths that holds it (a sequence), or not at all (None or 0): see ``buckets``.
+        ``predictor``: a paddle.inference predictor already made for this model (PaddleNLP's SimpleServer makes
+        its own), used instead of making one."""
         from paddle import inference
 
         self.path = os.fspath(path)
@@ -44,16 +49,26 @@ class Predictor:
                                   f"run `paddle-roberta export DIR DEST --to inference` and load DEST")
         with open(spec_path, encoding="utf-8") as f:
             self.spec = json.load(f)
-        config = inference.Config(os.path.join(self.path, self.spec["model_file"]),
-                                  os.path.join(self.path, self.spec["params_file"]))
-        config.disable_gpu()
-        config.set_cpu_math_library_num_threads(threads)
-        if mkldnn:
-            config.enable_mkldnn()
+        with open(os.path.join(self.path, "config.json"), encoding="utf-8") as f:
+            self.pad_token_id = json.load(f).get("pad_token_id") or 0
+        if not buckets:
+            self.buckets = ()
+        elif isinstance(buckets, int):
+            self.buckets = bucket_lengths(self.spec["max_length"], buckets)
         else:
-            config.disable_mkldnn()
-        config.disable_glog_info()
-        self._predictor = inference.create_predictor(config)
+            self.buckets = tuple(sorted(int(b) for b in buckets))
+        if predictor is None:
+            config = inference.Config(os.path.join(self.path, self.spec["model_file"]),
+                                      os.path.join(self.path, self.spec["params_file"]))
+            config.disable_gpu()
+            config.set_cpu_math_library_num_threads(threads)
+            if mkldnn:
+                config.enable_mkldnn()
+            else:
+                config.disable_mkldnn()
+            config.disable_glog_info()
+            predictor = inference.create_predictor(config)
+        self._predictor = predictor
         self._lock = threading.Lock()
         self._executor, self._worker_pid = None, None
         self._empty = None
@@ -72,11 +87,24 @@ class Predictor:
         """``feed``: input name -> numpy array (ids and masks as the model's inputs say); returns output name -> array.
         A causal LM exported from PaddleNLP's RobertaForCausalLM takes the 2-D 0/1 mask here too: the
         additive causal mask it needs is built from it (``spec["causal_mask"]``). A batch of 0 returns
-        arrays with a 0 batch dimension."""
+        arrays with a 0 batch dimension. The batch is padded to its length bucket first (``buckets``); per-token
+        outputs come back at the batch's own length."""
+        feed = {spec["name"]: np.asarray(feed[spec["name"]]) for spec in self.spec["inputs"]}
+        length = feed["input_ids"].shape[-1]
+        if all(feed[s["name"]].ndim == self._rank(s) for s in self.spec["inputs"]):  # not a ready-made 4-D causal mask
+            feed = pad_feed(feed, bucket_for(length, self.buckets), self.pad_token_id)
         values = self._inputs(feed)
         if values[0].shape[0] == 0:
             return self.empty()
-        return self._worker().submit(self._run_on, self._predictor, values).result()
+        out = self._worker().submit(self._run_on, self._predictor, values).result()
+        for name in self.spec["per_token"]:
+            if name in out:
+                out[name] = np.ascontiguousarray(out[name][:, :length])
+        return out
+
+    def _rank(self, spec) -> int:
+        """The rank ``run`` takes an input at: the 0/1 mask is 2-D even where the graph takes a causal one."""
+        return 2 if spec["name"] == "attention_mask" and self.spec.get("causal_mask") else spec["rank"]
 
     def _worker(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -86,7 +114,7 @@ class Predictor:
             return self._executor
 
     def _inputs(self, feed: dict) -> list:
-        from .parity.compare import causal_additive_mask
+        from ..parity.compare import causal_additive_mask
 
         values = []
         for spec in self.spec["inputs"]:

@@ -1,0 +1,237 @@
+"""Handlers that serve an export with PaddleNLP's ``SimpleServer`` (``paddlenlp server app:app``).
+
+    from paddlenlp import SimpleServer
+    from paddlenlp.server import MultiClassificationPostHandler
+    from paddle_roberta.serving.simple_server import ModelHandler
+
+    app = SimpleServer()
+    app.register("models/cls", model_path="served", tokenizer_name="served",
+                 model_handler=ModelHandler, post_handler=MultiClassificationPostHandler)
+
+The export keeps its static graph where SimpleServer's predictor looks (``auto_static/inference.json``).
+PaddleNLP's stock ``CustomModelHandler`` cannot drive it: it feeds ``input_ids`` and ``token_type_ids`` to
+the graph's first two inputs and no attention mask (PaddleNLP's own export convention, the mask built
+from ``pad_token_id`` inside the graph), so the mask would receive token types; it also reads its
+parameters the wrong way round (``if "max_seq_len" not in parameters: max_seq_len =
+parameters["max_seq_len"]``, a KeyError without them, ignored with them) and does not truncate. And
+SimpleServer's predictor cannot start on any paddle 3 (PIR) model: ``_is_int8_model`` loads the whole
+model with ``paddle.jit.load`` to read ``op.type``, which PIR operations do not have (AttributeError), and
+``_prepare_paddle_mode`` turns on ``enable_memory_optim``, which paddle 3.3.1 refuses for PIR programs
+("Not find predictor_id 0 and pass_name memory_optimize_pass"). Importing this module makes
+``Predictor._create_predictor`` build this tool's exports (and only those: every other model goes to
+PaddleNLP's code) as ``serving.Predictor`` does: oneDNN, PaddleNLP's thread count (half the cores), the
+handles its handlers read.
+``ModelHandler`` feeds the inputs by name through ``Predictor`` (length buckets, one worker thread per
+model: oneDNN keeps weight copies per calling thread, and uvicorn calls from a pool of them), truncates
+to ``max_seq_len`` (default: the model's positions), and answers a bad request with a 422 and a message.
+
+Request: ``{"data": {"text": str | [str], "text_pair": ...}, "parameters": {"max_seq_len": int,
+"batch_size": int}}`` (a multiple-choice model takes ``text`` as a list of lists of choices).
+The model handler's answer holds every output of the graph by name (per-token outputs cut to each
+text's real tokens), ``logits`` (the head's first output, for PaddleNLP's post handlers), and per text
+its ``tokens``, which are ``special`` and their ``segment`` (1 for the ``text_pair``'s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import numpy as np
+from fastapi import HTTPException
+from paddlenlp.server import predictor as server_predictor  # noqa: I001 -- patched below
+from paddlenlp.server.handlers import BaseModelHandler, BasePostHandler
+
+from .predictor import INFERENCE_JSON, Predictor
+
+DEFAULT_BATCH = 8
+_PREDICTORS, _PREDICTORS_LOCK = {}, threading.Lock()
+
+
+def _exported_by_us(model_dir) -> bool:
+    try:
+        with open(os.path.join(model_dir, INFERENCE_JSON), encoding="utf-8") as f:
+            return isinstance(json.load(f).get("inputs"), list)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _create_predictor(self, _stock=server_predictor.Predictor._create_predictor):
+    if not _exported_by_us(self._model_path):
+        return _stock(self)
+    ours = Predictor(self._model_path, threads=self._num_threads)
+    self._predictor_type, self._predictor = "paddle_inference", ours._predictor
+    self._input_handles = [self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()]
+    self._output_handles = [self._predictor.get_output_handle(n) for n in self._predictor.get_output_names()]
+    self._output_num = len(self._output_handles)
+    with _PREDICTORS_LOCK:
+        _PREDICTORS[id(self)] = ours
+
+
+server_predictor.Predictor._create_predictor = _create_predictor
+
+
+def _bad(message: str):
+    return HTTPException(status_code=422, detail=message)
+
+
+def predictor_for(server_predictor) -> Predictor:
+    """The ``Predictor`` behind a SimpleServer predictor (made by ``_create_predictor``, or wrapped here)."""
+    with _PREDICTORS_LOCK:
+        key = id(server_predictor)
+        if key not in _PREDICTORS:
+            _PREDICTORS[key] = Predictor(server_predictor._model_path, predictor=server_predictor._predictor)
+        return _PREDICTORS[key]
+
+
+def _texts(data, field, choices, required=True):
+    value = data.get(field) if isinstance(data, dict) else None
+    if value is None:
+        if required:
+            raise _bad(f'data.{field} is missing: send {{"data": {{"{field}": "a text" or ["texts", ...]}}}}')
+        return None
+    if isinstance(value, str) and not choices:
+        return [value]
+    if not isinstance(value, list):
+        raise _bad(f"data.{field} must be a string or a list of strings, not {type(value).__name__}")
+    for item in value:
+        ok = (isinstance(item, list) and item and all(isinstance(t, str) for t in item)) if choices else isinstance(item, str)
+        if not ok:
+            want = "a non-empty list of strings (the choices)" if choices else "a string"
+            raise _bad(f"data.{field}: every item must be {want}, not {json.dumps(item)[:60]}")
+    return value
+
+
+def _positive_int(parameters, name, default, limit=None):
+    value = parameters.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _bad(f"parameters.{name} must be a positive integer, not {json.dumps(value)[:60]}")
+    return min(value, limit) if limit else value
+
+
+class ModelHandler(BaseModelHandler):
+    """Tokenize, batch, run by input name, and return the outputs at the real tokens (see the module's doc)."""
+
+    @classmethod
+    def process(cls, predictor, tokenizer, data, parameters):
+        ours = predictor_for(predictor)
+        if ours._tokenizer is None:
+            ours._tokenizer = tokenizer
+        choices = ours.spec["rank"] == 3
+        parameters = parameters if isinstance(parameters, dict) else {}
+        texts = _texts(data, "text", choices)
+        pairs = _texts(data, "text_pair", choices, required=False)
+        if not texts:
+            raise _bad("data.text is an empty list: send at least one text")
+        if pairs is not None and len(pairs) != len(texts):
+            raise _bad(f"data.text has {len(texts)} texts and data.text_pair {len(pairs)}: they go in pairs")
+        max_len = _positive_int(parameters, "max_seq_len", ours.spec["max_length"], ours.spec["max_length"])
+        batch = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
+        per_token = set(ours.spec["per_token"])
+        outputs = {name: [] for name in ours.output_names}
+        tokens, special, segment = [], [], []
+        special_ids = set(tokenizer.all_special_ids)
+        for i in range(0, len(texts), batch):
+            feed = ours.tokenize(texts[i:i + batch], None if pairs is None else pairs[i:i + batch], max_len)
+            out = ours.run(feed)
+            real = feed["attention_mask"].reshape(-1, feed["attention_mask"].shape[-1]).astype(bool)
+            ids = feed["input_ids"].reshape(real.shape)
+            for row, keep in zip(ids, real):
+                row = row[keep].tolist()
+                tokens.append(tokenizer.convert_ids_to_tokens(row))
+                special.append([i in special_ids for i in row])
+                first_sep = row.index(tokenizer.sep_token_id) if tokenizer.sep_token_id in row else len(row)
+                segment.append([int(k > first_sep) for k in range(len(row))])  # 1: the text_pair's tokens
+            for name, value in out.items():
+                if name in per_token:
+                    outputs[name] += [v[keep].tolist() for v, keep in zip(value, real)]
+                else:
+                    outputs[name] += value.tolist()
+        answer = {name: outputs[name] for name in ours.output_names}
+        head_outputs = [n for n in ours.output_names if n not in ("last_hidden_state", "pooler_output")]
+        if head_outputs:
+            answer["logits"] = answer[head_outputs[0]]
+        answer.update(tokens=tokens, special=special, segment=segment, head=ours.spec["head"], id2label=_id2label(ours.path))
+        return answer
+
+
+def _id2label(path):
+    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+        labels = json.load(f).get("id2label") or {}
+    return {int(k): v for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def _softmax(x):
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class TokenClassificationPostHandler(BasePostHandler):
+    """Token classification: for each text, its tokens with a label id, name and probability each."""
+
+    @classmethod
+    def process(cls, data, parameters):
+        names = data.get("id2label") or {}
+        result = []
+        for tokens, logits in zip(data["tokens"], data["logits"]):
+            probs = _softmax(logits) if logits else np.zeros((0, 1))
+            labels = probs.argmax(axis=-1).tolist() if len(probs) else []
+            result.append([{"token": t, "label": i, "label_name": names.get(i, str(i)), "confidence": float(p.max())}
+                           for t, i, p in zip(tokens, labels, probs)])
+        return {"tokens": result}
+
+
+class QuestionAnsweringPostHandler(BasePostHandler):
+    """Extractive QA (``text`` the questions, ``text_pair`` the contexts): for each pair the best span of
+    context tokens (none special) with start <= end, at most ``parameters["max_answer_len"]`` (30) tokens,
+    its score (start logit + end logit) and its tokens; positions count the text's real tokens."""
+
+    @classmethod
+    def process(cls, data, parameters):
+        longest = parameters.get("max_answer_len", 30) if isinstance(parameters, dict) else 30
+        result = []
+        for tokens, start, end, special, segment in zip(data["tokens"], data["start_logits"], data["end_logits"],
+                                                        data["special"], data["segment"]):
+            outside = np.array(special, dtype=bool) | (np.array(segment) != (1 if any(segment) else 0))
+            s, e = np.asarray(start, np.float64), np.asarray(end, np.float64)
+            score = s[:, None] + e[None, :]
+            i, j = np.indices(score.shape)
+            score[(j < i) | (j - i >= longest) | outside[:, None] | outside[None, :]] = -np.inf
+            if not np.isfinite(score).any():
+                result.append({"start": None, "end": None, "score": None, "answer_tokens": []})
+                continue
+            a, b = np.unravel_index(int(score.argmax()), score.shape)
+            result.append({"start": int(a), "end": int(b), "score": float(score[a, b]), "answer_tokens": tokens[a:b + 1]})
+        return {"answers": result}
+
+
+class EmbeddingPostHandler(BasePostHandler):
+    """A bare model: for each text, ``pooler_output`` (where the model has a pooler) and the mean of
+    ``last_hidden_state`` over its real tokens."""
+
+    @classmethod
+    def process(cls, data, parameters):
+        out = {"mean_last_hidden_state": [np.asarray(h, np.float64).mean(axis=0).tolist() if h else [] for h in data["last_hidden_state"]]}
+        if "pooler_output" in data:
+            out["pooler_output"] = data["pooler_output"]
+        return out
+
+
+class OutputsPostHandler(BasePostHandler):
+    """Any head: every output by name, as the model handler gave it (per-token outputs at the real tokens)."""
+
+    @classmethod
+    def process(cls, data, parameters):
+        return {k: v for k, v in data.items() if k not in ("head", "id2label", "special", "segment")}
+
+
+# The post handler for each head, as the export's README writes its server file.
+POST_HANDLERS = {
+    "ForSequenceClassification": ("paddlenlp.server", "MultiClassificationPostHandler"),
+    "ForTokenClassification": ("paddle_roberta.serving.simple_server", "TokenClassificationPostHandler"),
+    "ForQuestionAnswering": ("paddle_roberta.serving.simple_server", "QuestionAnsweringPostHandler"),
+    "Model": ("paddle_roberta.serving.simple_server", "EmbeddingPostHandler"),
+}
+DEFAULT_POST_HANDLER = ("paddle_roberta.serving.simple_server", "OutputsPostHandler")
