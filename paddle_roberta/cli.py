@@ -11,6 +11,8 @@ import warnings
 from ._version import __version__
 from .errors import ConversionError
 from .families.tables import FAMILIES
+from .parity.gate import libraries_for_verify
+from .parity.torch_side import start_early
 from .signals import Terminated, handled, pause_point, preload
 
 
@@ -98,6 +100,8 @@ def main(argv=None) -> int:
                 os.environ.setdefault("GLOG_minloglevel", "2")  # paddle's C++ warnings (W… lines) off stderr
                 warnings.filterwarnings("ignore")
                 logging.getLogger("datasets").setLevel(logging.ERROR)
+                if args.command == "convert" and not args.no_verify and libraries_for_verify():
+                    start_early()  # verification's torch side imports in a helper process meanwhile
                 preload()
             except Terminated:
                 print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)

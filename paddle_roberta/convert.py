@@ -16,6 +16,8 @@ from .files.source import resolve
 from .files.stream import write_weights
 from .files.writers import WRITERS
 from .parity.gate import verified, verify_policy
+from .parity.torch_side import helper as torch_helper
+from .parity.verify import torch_model_args
 from .result import Result
 from .signals import pause_point
 from .tokenizer.checks import check_tokenizer_files
@@ -50,6 +52,18 @@ def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, o
     if os.path.lexists(out) and not overwrite:
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
 
+    # verification's torch side imports and loads in a helper process meanwhile (parity/torch_side.py)
+    helper = torch_helper() if verify else None
+    try:
+        return _convert(src, out, format, dtype, num_choices, overwrite, family, head, progress, verify, atol, weights,
+                        expect, not_verified, helper)
+    finally:
+        if helper is not None:
+            helper.close()
+
+
+def _convert(src, out, format, dtype, num_choices, overwrite, family, head, progress, verify, atol, weights, expect,
+             not_verified, helper) -> Result:
     say = _stage_printer(progress)
     source = resolve(src, weights)
     check_output(out, source.path, overwrite)
@@ -61,6 +75,8 @@ def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, o
         plan.notes[:0] = source.notes
         if expect is not None:
             expect(plan)
+        if helper is not None:  # the model loads there while this process converts
+            helper.send("load", **torch_model_args(source.path, plan.paddle_class, source.weights_path, dtype))
         check_tokenizer_files(source.path, plan.dims["V"])
         pad_token_id = tokenizer_pad_id(source.path, plan, source.config, config_path)
         if not_verified:
@@ -81,7 +97,7 @@ def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, o
                                   "transformers: the ids are the model's")
             if verify:
                 say("verifying against the torch original (transformers vs PaddleNLP)")
-            report = verified(source.path, tmp, out, atol, weights=source.weights_path) if verify else None
+            report = verified(source.path, tmp, out, atol, weights=source.weights_path, torch_side=helper) if verify else None
             pause_point("verifying")
             given = os.fspath(src)
             write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype, why_not)

@@ -171,6 +171,11 @@ def _to_numpy(out) -> dict:
     return result
 
 
+def token_name(tok, i: int) -> str:
+    """The token of id ``i``; embedding rows past the tokenizer's vocabulary (a resized model) by their id."""
+    return tok.convert_ids_to_tokens(i) if i < len(tok) else f"<id {i}>"
+
+
 TABLE_HEAD = ("| output | shape | max abs diff | max rel diff | within | padded positions (not judged) |\n"
               "|---|---|---|---|---|---|")
 

@@ -16,14 +16,15 @@ from ..errors import ConversionError
 VERIFY_LOCK = threading.Lock()
 
 
-def verified(hf_dir: str, paddle_dir: str, out: str, atol: float, weights=None) -> dict:
+def verified(hf_dir: str, paddle_dir: str, out: str, atol: float, weights=None, torch_side=None) -> dict:
     """``verify`` of a finished temporary directory (the PaddleNLP one for ``convert``, the Hugging Face one for
-    ``export``), its text under "text"; raises naming ``out`` if it failed or could not run."""
+    ``export``), its text under "text"; raises naming ``out`` if it failed or could not run. ``torch_side``: as
+    ``verify`` takes it."""
     from .verify import failures, format_report, verify
 
     try:
         with VERIFY_LOCK:
-            report = verify(hf_dir, paddle_dir, atol=atol, weights=weights)
+            report = verify(hf_dir, paddle_dir, atol=atol, weights=weights, torch_side=torch_side)
     except ConversionError:
         raise
     except Exception as e:  # the source loads for conversion but not in transformers / PaddleNLP

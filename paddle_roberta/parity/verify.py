@@ -20,9 +20,10 @@ import numpy as np
 from ..errors import ConversionError
 from ..families.tables import FAMILIES, hf_class_for
 from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
-from ..tokenizer.kind import KINDS, not_written, tokenizer_kind
+from ..tokenizer.kind import not_written, tokenizer_kind
 from . import compare as parity
 from .check import head_of, load_paddle
+from .torch_side import TorchSide
 
 SENTENCES = {
     "bert": ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。"],
@@ -46,71 +47,71 @@ FILL_MASK = {
 }
 
 
-def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None) -> dict:
+def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None, torch_side=None) -> dict:
     """``weights``: a weights file (or several) of ``src`` or ``out`` to read where the directory holds two formats
-    (``weight_files.choose``: without it, two formats that disagree are refused). The libraries' warnings while both
-    models load and run are silenced for this call only (the report is the output), not for the caller's process."""
+    (``weight_files.choose``: without it, two formats that disagree are refused). ``torch_side``: where the torch
+    half runs (``torch_side.TorchProcess``, a helper process ``convert`` starts early; default this process). The
+    libraries' warnings while both models load and run are silenced for this call only (the report is the
+    output), not for the caller's process."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _verify(src, out, texts, atol, weights)
+        return _verify(src, out, texts, atol, weights, torch_side or TorchSide())
 
 
-def _verify(src, out, texts, atol, weights) -> dict:
+def torch_model_args(src, paddle_class, weights, dtype) -> dict:
+    """``TorchSide.load``'s arguments: the source's transformers class for ``paddle_class``, read from the weights
+    file ``verify`` picks (``weights`` as ``verify`` takes it), in ``dtype``."""
+    hf_weights = (choose(src, HF_FORMATS, in_folder(src, _chosen(weights))) or ("", ""))[0]
+    head = head_of(paddle_class)
+    # a causal LM attends to earlier tokens only in transformers when is_decoder is set (a source config may lack it)
+    return {"src": os.path.abspath(src), "hf_class": hf_class_for(paddle_class), "dtype": dtype,
+            "use_safetensors": ".safetensors" in os.path.basename(hf_weights or ""), "is_decoder": head == "ForCausalLM"}
+
+
+def _chosen(weights) -> list:
+    return [os.fspath(weights)] if isinstance(weights, (str, os.PathLike)) else [os.fspath(w) for w in weights or ()]
+
+
+def _verify(src, out, texts, atol, weights, side) -> dict:
     _check_same_model(src, out)
-    chosen = [os.fspath(weights)] if isinstance(weights, (str, os.PathLike)) else [os.fspath(w) for w in weights or ()]
-    hf_weights = (choose(src, HF_FORMATS, in_folder(src, chosen)) or ("", ""))[0]
-    paddle_weights = (choose(out, PADDLE_FORMATS, in_folder(out, chosen)) or (None, None))[0]
-    quiet_libraries()
+    paddle_weights = (choose(out, PADDLE_FORMATS, in_folder(out, _chosen(weights))) or (None, None))[0]
+    quiet_libraries(torch=isinstance(side, TorchSide))
     import paddlenlp.transformers as pt
-    import transformers
 
     stored = _stored_dtype(out)
     paddle_model, paddle_class = load_paddle(out, dtype="float32" if stored != "float32" else None, weights=paddle_weights)
     head = head_of(paddle_class)
     family = paddle_model.config.model_type
     fam = FAMILIES[family]
-    # a causal LM attends to earlier tokens only in transformers when is_decoder is set (a source config may lack it)
-    torch_model = getattr(transformers, hf_class_for(paddle_class)).from_pretrained(
-        src, use_safetensors=".safetensors" in os.path.basename(hf_weights),
-        **({"is_decoder": True} if head == "ForCausalLM" else {})).eval()
-    if stored != "float32":
-        # half-precision output: both sides run float32 on the same rounded weights (torch rounds to
-        # nearest even, as the conversion does), so the 1e-5 bar still measures the conversion alone
-        import torch
-
-        torch_model = torch_model.to(getattr(torch, stored)).float()
+    torch_info = side.call("load", **torch_model_args(src, paddle_class, weights, stored))
     report = {"source": os.path.abspath(src), "output": os.path.abspath(out), "paddle_class": paddle_class,
-              "torch_class": type(torch_model).__name__, "atol": atol, "dtype": stored, "tokenizer": None,
+              "torch_class": torch_info["torch_class"], "atol": atol, "dtype": stored, "tokenizer": None,
               "outputs": [], "fill_mask": None}
 
-    hf_tok = _hf_tokenizer(src, family)
-    fill_texts = [t.format(mask=hf_tok.mask_token) for t in FILL_MASK[family]] if hf_tok is not None else []
-    token_texts, pad_texts = _token_sentences(hf_tok, family) if hf_tok is not None else ([], [])
+    hf_tok = side.call("tokenizer", src=os.path.abspath(src), family=family)  # what verify needs to know of it, or None
+    fill_texts = [t.format(mask=hf_tok["mask_token"]) for t in FILL_MASK[family]] if hf_tok is not None else []
+    token_texts, pad_texts = (hf_tok["token_texts"], hf_tok["pad_texts"]) if hf_tok is not None else ([], [])
     user = list(texts)
     texts = SENTENCES[family] + fill_texts + token_texts + user
     pd_tok, limit = None, None
+    # the model sees at most its positions: longer texts are cut there (the report lists them)
+    positions = fam.positions(torch_info["max_position_embeddings"], torch_info["pad_token_id"])
     if hf_tok is not None and os.path.isfile(os.path.join(out, "tokenizer_config.json")):
         pd_tok = pt.AutoTokenizer.from_pretrained(out)
-        rows = [_compare_ids(text, hf_tok, pd_tok, src) for text in dict.fromkeys(texts[:len(texts) - len(user)] + pad_texts + user)]
+        rows = _compare_ids(list(dict.fromkeys(texts[:len(texts) - len(user)] + pad_texts + user)), side, pd_tok, src)
         texts = [t for t in texts if t not in {r["text"] for r in rows if r["verdict"] == "slow"}]  # ids differ: not batched
-        report["tokenizer"] = {"torch": type(hf_tok).__name__, "paddle": type(pd_tok).__name__, "texts": rows,
-                               "torch_size": len(hf_tok), "paddle_size": len(pd_tok),
-                               "added": sum(1 for i in hf_tok.added_tokens_decoder if i >= hf_tok.vocab_size)}
-        # the model sees at most its positions: longer texts are cut there (the report lists them)
-        report["truncated_to"] = limit = fam.positions(torch_model.config.max_position_embeddings,
-                                                       torch_model.config.pad_token_id)
+        report["tokenizer"] = {"torch": hf_tok["class"], "paddle": type(pd_tok).__name__, "texts": rows,
+                               "torch_size": hf_tok["size"], "paddle_size": len(pd_tok), "added": hf_tok["added"]}
+        report["truncated_to"] = limit = positions
         report["truncated"] = [r["text"] for r in rows if len(r["torch_ids"]) > limit]
     elif hf_tok is not None:  # a tokenizer no PaddleNLP class expresses: both models fed transformers' ids
         report["tokenizer_kind"] = tokenizer_kind(src)
-        report["truncated_to"] = limit = fam.positions(torch_model.config.max_position_embeddings,
-                                                       torch_model.config.pad_token_id)
+        report["truncated_to"] = limit = positions
     if hf_tok is not None:
-        batch = hf_tok(texts, padding=True, truncation=True, max_length=limit, return_tensors="np")
-        inputs = {k: batch[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
-        if not fam.token_types:
-            inputs.pop("token_type_ids", None)
+        keys = ["input_ids", "attention_mask"] + (["token_type_ids"] if fam.token_types else [])
+        inputs = side.call("encode", texts=texts, limit=limit, keys=keys)
     else:  # no tokenizer in the source, or one transformers cannot load here: ids drawn at random, padded, with a mask
         report["tokenizer_kind"] = tokenizer_kind(src) if not_written(tokenizer_kind(src)) else None
         cfg = paddle_model.config
@@ -119,7 +120,7 @@ def _verify(src, out, texts, atol, weights) -> dict:
         choices = getattr(paddle_model.config, "num_choices", None) or 2
         inputs = {k: np.repeat(v[:, None, :], choices, axis=1) for k, v in inputs.items()}
 
-    torch_out = parity.run_torch(torch_model, inputs)
+    torch_out = side.call("run", inputs=inputs)
     paddle_out = parity.run_paddle(paddle_model, inputs, causal=parity.needs_causal_mask(family, head))
     for d in parity.compare(head, torch_out, paddle_out, inputs["attention_mask"]):
         report["outputs"].append(_row(d, atol))
@@ -130,9 +131,9 @@ def _verify(src, out, texts, atol, weights) -> dict:
             for d in parity.compare(head, torch_out, out_, inputs["attention_mask"])[-(len(parity.HEAD_OUTPUTS[head]) + 1):]:
                 d.name = f"{label}: {d.name}"
                 report["outputs"].append(_row(d, atol))
-    if head in ("ForMaskedLM", "ForPreTraining") and pd_tok is not None and hf_tok.mask_token:
-        masked = [t for t in texts if hf_tok.mask_token in t]
-        report["fill_mask"] = _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, masked, limit)
+    if head in ("ForMaskedLM", "ForPreTraining") and pd_tok is not None and hf_tok["mask_token"]:
+        masked = [t for t in texts if hf_tok["mask_token"] in t]
+        report["fill_mask"] = _fill_mask(side, pd_tok, paddle_model, head, family, masked, limit)
     report["ok"] = (
         all(o["within"] for o in report["outputs"])
         and (report["tokenizer"] is None or (all(r["agree"] for r in report["tokenizer"]["texts"])
@@ -142,28 +143,20 @@ def _verify(src, out, texts, atol, weights) -> dict:
     return report
 
 
-def _compare_ids(text, hf_tok, pd_tok, src) -> dict:
-    """verdict "same" (PaddleNLP's ids are transformers' fast tokenizer's, what AutoTokenizer gives), "slow"
+def _compare_ids(texts, side, pd_tok, src) -> list:
+    """Per text: verdict "same" (PaddleNLP's ids are transformers' fast tokenizer's, what AutoTokenizer gives), "slow"
     (they are transformers' slow tokenizer's, where transformers' own two disagree: PaddleNLP's tokenizers are
     ports of the slow ones, README known differences), else "differs". ``agree``: not "differs"."""
-    a, b = hf_tok(text)["input_ids"], pd_tok(text)["input_ids"]
-    verdict = "same" if a == b else "differs"
-    slow_ids = None
-    if a != b:
-        slow_ids = _slow_tokenizer(src, type(hf_tok))(text)["input_ids"]
-        verdict = "slow" if slow_ids == b else "differs"
-    return {"text": text, "agree": verdict != "differs", "verdict": verdict, "torch_ids": a, "paddle_ids": b,
-            "torch_slow_ids": slow_ids}
-
-
-def _slow_tokenizer(src, fast_cls, _cache={}):
-    key = (src, fast_cls)
-    if key not in _cache:
-        import transformers
-
-        _cache.clear()
-        _cache[key] = getattr(transformers, fast_cls.__name__.removesuffix("Fast")).from_pretrained(src)
-    return _cache[key]
+    fast = side.call("ids", texts=texts)
+    paddle = [pd_tok(t)["input_ids"] for t in texts]
+    differ = [i for i, (a, b) in enumerate(zip(fast, paddle)) if a != b]
+    slow = dict(zip(differ, side.call("slow_ids", src=os.path.abspath(src), texts=[texts[i] for i in differ]))) if differ else {}
+    rows = []
+    for i, (text, a, b) in enumerate(zip(texts, fast, paddle)):
+        verdict = "same" if a == b else "slow" if slow[i] == b else "differs"
+        rows.append({"text": text, "agree": verdict != "differs", "verdict": verdict, "torch_ids": a, "paddle_ids": b,
+                     "torch_slow_ids": slow.get(i)})
+    return rows
 
 
 def _row(d, atol) -> dict:
@@ -188,28 +181,6 @@ def _paddle_way_calls(pd_tok, texts, limit, fam, head, inputs, paddle_model):
     if fam.masks_pad_by_default:
         calls.append(("no attention_mask", {k: v for k, v in inputs.items() if k != "attention_mask"}))
     return calls
-
-
-def _token_sentences(hf_tok, family) -> tuple:
-    """Every added and every special token of the source's tokenizer in sentences, with and without spaces
-    around it (an added token's lstrip/rstrip decides what happens to them), eight tokens to a sentence:
-    ``(for the model, for the tokenizers only)`` — a literal pad token mid-text is a pad id, which
-    PaddleNLP's default mask hides, so the sentences with it only compare ids."""
-    words = {"bert": ("今天", "很好"), "xlm-roberta": ("Today", "très bien")}.get(family, ("Today", "is fine"))
-    tokens = [t.content for i, t in sorted(hf_tok.added_tokens_decoder.items())]
-    tokens += [t for t in hf_tok.all_special_tokens if t not in tokens]
-
-    def sentences(group):
-        return [f"{words[0]} " + " ".join(f"{t} {words[1]}" for t in group) + ".",
-                "".join(f"{words[0]}{t}" for t in group) + f" {words[1]}"]
-
-    plain = [t for t in tokens if t != hf_tok.pad_token]
-    for_model = [s for start in range(0, len(plain), 8) for s in sentences(plain[start:start + 8])]
-    # other spellings of the added tokens: an added token's `normalized` flag decides whether they match it
-    added = [t.content for i, t in sorted(hf_tok.added_tokens_decoder.items()) if i >= hf_tok.vocab_size]
-    variants = [v for t in added for v in dict.fromkeys((t.lower(), t.upper(), t.capitalize())) if v != t]
-    for_model += [f"{words[0]} " + " ".join(variants[start:start + 8]) + "." for start in range(0, len(variants), 8)]
-    return for_model, sentences([hf_tok.pad_token]) if hf_tok.pad_token in tokens else []
 
 
 def _stored_dtype(out) -> str:
@@ -242,63 +213,40 @@ def _check_same_model(src, out):
             raise ConversionError(f"{out}: not a conversion of {src}: {key} is {b.get(key)!r} there, {a.get(key)!r} here")
 
 
-def quiet_libraries():
-    """The report is the output: keep the three libraries' load-time logging off the terminal (their warnings are
-    silenced by ``verify`` for its own call, and by the command line for the whole run)."""
+def quiet_libraries(torch=True):
+    """The report is the output: keep the libraries' load-time logging off the terminal (their warnings are
+    silenced by ``verify`` for its own call, and by the command line for the whole run). ``torch=False``:
+    transformers is the helper process's (which quiets its own), not imported here."""
     import logging
 
     os.environ.setdefault("DATASETS_VERBOSITY", "error")  # paddlenlp imports datasets, which logs on import
     for name in ("datasets", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    import transformers
+    if torch:
+        import transformers
 
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()  # "Loading checkpoint shards" on sharded sources
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()  # "Loading checkpoint shards" on sharded sources
     import paddlenlp.utils.log
 
     paddlenlp.utils.log.logger.set_level("ERROR")
 
 
-def _hf_tokenizer(src, family):
-    """transformers' fast tokenizer of the kind ``src`` holds (what AutoTokenizer gives); None when it has none."""
-    import transformers
-
-    kind = tokenizer_kind(src)
-    if kind in KINDS:
-        cls = getattr(transformers, KINDS[kind].hf_class + "Fast")  # a tokenizer.json alone: the fast class reads it
-    elif kind is None:
-        return None  # no tokenizer at all: random ids, and the report says so
-    else:
-        cls = transformers.AutoTokenizer
-    try:
-        return cls.from_pretrained(src)
-    except Exception as e:  # present but unusable is an error, never "none in the source"
-        if not_written(kind):
-            return None  # a kind no PaddleNLP class expresses (the output has none either): the report says which
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise ConversionError(f"{src}: its tokenizer does not load in transformers ({type(e).__name__}: {first})") from None
-
-
-def _fill_mask(hf_tok, pd_tok, torch_model, paddle_model, head, family, texts, limit) -> list:
+def _fill_mask(side, pd_tok, paddle_model, head, family, texts, limit) -> list:
     """Top-5 tokens at every mask of every text, each framework fed by its own tokenizer."""
     key = "prediction_logits" if head == "ForPreTraining" else "logits"
+    token_types = FAMILIES[family].token_types
+    torch_tops = side.call("fill_mask", texts=texts, key=key, token_types=token_types, limit=limit)
     rows = []
-    for text in texts:
-        sides = {}
-        for side, tok, run in (("torch", hf_tok, parity.run_torch), ("paddle", pd_tok, parity.run_paddle)):
-            enc = tok(text, return_token_type_ids=FAMILIES[family].token_types, truncation=True, max_length=limit)
-            inputs = {k: np.asarray([enc[k]], dtype=np.int64) for k in ("input_ids", "token_type_ids") if k in enc}
-            inputs["attention_mask"] = np.ones_like(inputs["input_ids"])
-            logits = run(torch_model if side == "torch" else paddle_model, inputs)[key][0]
-            positions = np.where(inputs["input_ids"][0] == tok.mask_token_id)[0]
-            sides[side] = [[_token(tok, int(i)) for i in np.argsort(-logits[p])[:5]] for p in positions]
-        rows.append({"text": text, **sides, "agree": sides["torch"] == sides["paddle"]})
+    for text, torch_top in zip(texts, torch_tops):
+        enc = pd_tok(text, return_token_type_ids=token_types, truncation=True, max_length=limit)
+        inputs = {k: np.asarray([enc[k]], dtype=np.int64) for k in ("input_ids", "token_type_ids") if k in enc}
+        inputs["attention_mask"] = np.ones_like(inputs["input_ids"])
+        logits = parity.run_paddle(paddle_model, inputs)[key][0]
+        positions = np.where(inputs["input_ids"][0] == pd_tok.mask_token_id)[0]
+        paddle_top = [[parity.token_name(pd_tok, int(i)) for i in np.argsort(-logits[p])[:5]] for p in positions]
+        rows.append({"text": text, "torch": torch_top, "paddle": paddle_top, "agree": torch_top == paddle_top})
     return rows
-
-
-def _token(tok, i: int) -> str:
-    """The token of id ``i``; embedding rows past the tokenizer's vocabulary (a resized model) by their id."""
-    return tok.convert_ids_to_tokens(i) if i < len(tok) else f"<id {i}>"
 
 
 def format_report(report: dict) -> str:
