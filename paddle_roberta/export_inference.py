@@ -223,10 +223,18 @@ def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
     return report
 
 
+# The SimpleServer post handler for each head, as the export's README writes its app.py (serving/simple_server.py).
+POST_HANDLERS = {
+    "ForSequenceClassification": ("paddlenlp.server", "MultiClassificationPostHandler"),
+    "ForTokenClassification": ("paddle_roberta.serving.simple_server", "TokenClassificationPostHandler"),
+    "ForQuestionAnswering": ("paddle_roberta.serving.simple_server", "QuestionAnsweringPostHandler"),
+    "Model": ("paddle_roberta.serving.simple_server", "EmbeddingPostHandler"),
+}
+DEFAULT_POST_HANDLER = ("paddle_roberta.serving.simple_server", "OutputsPostHandler")
+
+
 def server_file(spec) -> list:
     """README lines: the ``app.py`` that serves this export with PaddleNLP's SimpleServer, for its head."""
-    from .serving.simple_server import DEFAULT_POST_HANDLER, POST_HANDLERS
-
     module, post = POST_HANDLERS.get(spec["head"], DEFAULT_POST_HANDLER)
     request = ('{"data": {"text": ["Which city?"], "text_pair": ["The capital is Beijing."]}}'
                if spec["head"] == "ForQuestionAnswering" else

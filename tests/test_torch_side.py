@@ -95,5 +95,6 @@ def test_convert_without_verification_starts_no_helper(converted, tmp_path, monk
 
     monkeypatch.setattr(torch_side, "TorchProcess", refuse)
     convert(converted[0], tmp_path / "out", verify=False)
+    assert isinstance(torch_side.helper(), torch_side.TorchSide)  # transformers is imported here: no helper
     with pytest.raises(ConversionError, match="already exists"):
         convert(converted[0], tmp_path / "out")

@@ -2,7 +2,8 @@
 
 Importing torch + transformers and paddle + paddlenlp one after the other is most of a conversion's time
 (a 1 MB model took 13-16 s, nearly all imports); importing them from two threads of one process crashed.
-``convert`` therefore starts ``TorchProcess`` first thing: a fresh interpreter (``python -m
+``convert`` therefore starts ``TorchProcess`` first thing (unless transformers is imported in its process
+already: then there is nothing to overlap, and ``TorchSide`` runs there): a fresh interpreter (``python -m
 paddle_roberta.parity.torch_side``) imports torch and transformers and loads the source's model while the
 parent converts and loads the Paddle side. Both implement ``call(name, **args)`` over ``TorchSide``'s methods,
 so ``verify`` runs the same code either way.
@@ -35,6 +36,11 @@ class TorchSide:
 
     def call(self, name: str, **args):
         return getattr(self, name)(**args)
+
+    send = call  # in this process, a queued call is simply made now
+
+    def close(self):
+        self.model = self.tok = None
 
     def load(self, src, hf_class, use_safetensors, is_decoder, dtype):
         """transformers' ``hf_class`` from ``src``; half precision as float32 on the rounded weights."""
@@ -268,12 +274,13 @@ def start_early() -> None:
         atexit.register(lambda: [h.close() for h in _STARTED])
 
 
-def helper() -> TorchProcess:
-    """The helper ``start_early`` started, else a new one."""
+def helper():
+    """The helper ``start_early`` started, else a new one; this process's own ``TorchSide`` where transformers is
+    imported here already (a notebook, a training script, the tests): nothing left to overlap."""
     try:
         return _STARTED.pop()
     except IndexError:
-        return TorchProcess()
+        return TorchSide() if "transformers" in sys.modules else TorchProcess()
 
 
 def main():

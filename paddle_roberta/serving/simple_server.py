@@ -225,13 +225,3 @@ class OutputsPostHandler(BasePostHandler):
     @classmethod
     def process(cls, data, parameters):
         return {k: v for k, v in data.items() if k not in ("head", "id2label", "special", "segment")}
-
-
-# The post handler for each head, as the export's README writes its server file.
-POST_HANDLERS = {
-    "ForSequenceClassification": ("paddlenlp.server", "MultiClassificationPostHandler"),
-    "ForTokenClassification": ("paddle_roberta.serving.simple_server", "TokenClassificationPostHandler"),
-    "ForQuestionAnswering": ("paddle_roberta.serving.simple_server", "QuestionAnsweringPostHandler"),
-    "Model": ("paddle_roberta.serving.simple_server", "EmbeddingPostHandler"),
-}
-DEFAULT_POST_HANDLER = ("paddle_roberta.serving.simple_server", "OutputsPostHandler")
