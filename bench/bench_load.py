@@ -64,9 +64,9 @@ if engine == "torch eager":
 elif engine == "onnxruntime":
     import onnxruntime as ort
     so = ort.SessionOptions(); so.intra_op_num_threads = 2; so.inter_op_num_threads = 1
-    s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     def run(ids, mask):
-        return s.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return sess.run(None, {"input_ids": ids, "attention_mask": mask})[0]
 else:
     from paddle_roberta.serving import Predictor
     p = Predictor(path, threads=2, buckets=None if "no buckets" in engine else 32)

@@ -35,11 +35,12 @@ INFERENCE_JSON = "inference.json"
 
 
 class Predictor:
-    def __init__(self, path: str, threads: int = 2, mkldnn: bool = True, buckets=DEFAULT_STEP, predictor=None):
+    def __init__(self, path: str, threads: int = 2, mkldnn: bool = True, buckets=DEFAULT_STEP, predictor=None,
+                 tokenizer=None):
         """``buckets``: pad every batch to a multiple of this many tokens (``buckets.DEFAULT_STEP``), or to the
         shortest of these lengths that holds it (a sequence), or not at all (None or 0): see ``buckets``.
         ``predictor``: a paddle.inference predictor already made for this model (PaddleNLP's SimpleServer makes
-        its own), used instead of making one."""
+        its own), used instead of making one; ``tokenizer``: a PaddleNLP tokenizer already loaded from ``path``."""
         from paddle import inference
 
         self.path = os.fspath(path)
@@ -72,8 +73,13 @@ class Predictor:
         self._lock = threading.Lock()
         self._executor, self._worker_pid = None, None
         self._empty = None
-        self._tokenizer = None
+        self._tokenizer = tokenizer
         self._tokenizer_lock = threading.Lock()
+
+    @property
+    def paddle_predictor(self):
+        """The paddle.inference predictor underneath (not thread-safe: ``run`` hands it to one thread)."""
+        return self._predictor
 
     @property
     def input_names(self) -> list:

@@ -60,8 +60,8 @@ def _exported_by_us(model_dir) -> bool:
 def _create_predictor(self, _stock=server_predictor.Predictor._create_predictor):
     if not _exported_by_us(self._model_path):
         return _stock(self)
-    ours = Predictor(self._model_path, threads=self._num_threads)
-    self._predictor_type, self._predictor = "paddle_inference", ours._predictor
+    ours = Predictor(self._model_path, threads=self._num_threads)  # its tokenizer loads from the same folder
+    self._predictor_type, self._predictor = "paddle_inference", ours.paddle_predictor
     self._input_handles = [self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()]
     self._output_handles = [self._predictor.get_output_handle(n) for n in self._predictor.get_output_names()]
     self._output_num = len(self._output_handles)
@@ -76,12 +76,13 @@ def _bad(message: str):
     return HTTPException(status_code=422, detail=message)
 
 
-def predictor_for(server_predictor) -> Predictor:
+def predictor_for(server_predictor, tokenizer) -> Predictor:
     """The ``Predictor`` behind a SimpleServer predictor (made by ``_create_predictor``, or wrapped here)."""
     with _PREDICTORS_LOCK:
         key = id(server_predictor)
         if key not in _PREDICTORS:
-            _PREDICTORS[key] = Predictor(server_predictor._model_path, predictor=server_predictor._predictor)
+            _PREDICTORS[key] = Predictor(server_predictor._model_path, predictor=server_predictor._predictor,
+                                         tokenizer=tokenizer)
         return _PREDICTORS[key]
 
 
@@ -115,9 +116,7 @@ class ModelHandler(BaseModelHandler):
 
     @classmethod
     def process(cls, predictor, tokenizer, data, parameters):
-        ours = predictor_for(predictor)
-        if ours._tokenizer is None:
-            ours._tokenizer = tokenizer
+        ours = predictor_for(predictor, tokenizer)
         choices = ours.spec["rank"] == 3
         parameters = parameters if isinstance(parameters, dict) else {}
         texts = _texts(data, "text", choices)
