@@ -81,7 +81,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
                     raise ConversionError(f"{dest}: verification could not run ({type(e).__name__}: {first}); "
                                           "nothing written") from e
             pause_point("verifying")
-        _write_readme(tmp, spec, report)
+        _write_readme(tmp, spec, report, os.path.basename(dest))
         write_marker(tmp, src, spec["paddle_class"] + " (Paddle Inference)")
         pause_point("writing")
     return Result(dest, spec["paddle_class"], len(model.state_dict()), verify_report=report,
@@ -233,8 +233,9 @@ POST_HANDLERS = {
 DEFAULT_POST_HANDLER = ("paddle_roberta.serving.simple_server", "OutputsPostHandler")
 
 
-def server_file(spec) -> list:
-    """README lines: the ``app.py`` that serves this export with PaddleNLP's SimpleServer, for its head."""
+def server_file(spec, name) -> list:
+    """README lines: the ``app.py`` that serves this export (the folder ``name``) with PaddleNLP's SimpleServer, for
+    its head."""
     module, post = POST_HANDLERS.get(spec["head"], DEFAULT_POST_HANDLER)
     request = ('{"data": {"text": ["Which city?"], "text_pair": ["The capital is Beijing."]}}'
                if spec["head"] == "ForQuestionAnswering" else
@@ -244,24 +245,25 @@ def server_file(spec) -> list:
                else f"from {module} import {post}\nfrom paddle_roberta.serving.simple_server import ModelHandler")
     return [
         "## Serving it with PaddleNLP's SimpleServer", "",
-        "`app.py` beside this folder (its static graph is where SimpleServer looks, `auto_static/inference.json`; "
-        "`ModelHandler` feeds the inputs above by name, pads to length buckets and runs on one thread):", "",
+        f"`app.py` in the folder that holds `{name}/` (or set `MODEL_DIR` to this folder's path); its static graph is "
+        "where SimpleServer looks, `auto_static/inference.json`, and `ModelHandler` feeds the inputs above by name, "
+        "pads to length buckets and runs on one thread:", "",
         "```python",
         "import os",
         "from paddlenlp import SimpleServer",
         imports,
         "",
-        'MODEL = os.environ.get("MODEL_DIR", "this-folder")',
+        f"MODEL = os.environ.get(\"MODEL_DIR\", {json.dumps(name)})",
         "app = SimpleServer()",
         f'app.register("models/{spec["head"].lower()}", model_path=MODEL, tokenizer_name=MODEL,',
         f"             model_handler=ModelHandler, post_handler={post})",
         "```", "",
-        f"Start it with `paddlenlp server app:app --host 0.0.0.0 --port 8189`, then POST "
+        f"Start it there with `paddlenlp server app:app --host 0.0.0.0 --port 8189`, then POST "
         f"`{request}` to `http://HOST:8189/models/{spec['head'].lower()}`. A bad request gets a 422 with a message.",
     ]
 
 
-def _write_readme(folder, spec, report):
+def _write_readme(folder, spec, report, name):
     inputs = ", ".join(f"`{i['name']}` {i['dtype']} {'[batch, choices, seq]' if i['rank'] == 3 else '[batch, 1, seq, seq]' if i['rank'] == 4 else '[batch, seq]'}"
                        for i in spec["inputs"])
     lines = [
@@ -280,7 +282,7 @@ def _write_readme(folder, spec, report):
         "Or with `paddle.inference` alone: `Config(model_file, params_file)`, `enable_mkldnn()`, "
         "`set_cpu_math_library_num_threads(2)`, `create_predictor`, then copy each input in the order above.",
     ]
-    lines += ["", *server_file(spec)]
+    lines += ["", *server_file(spec, name)]
     if spec["causal_mask"]:
         lines += ["", "`attention_mask` is the additive causal mask PaddleNLP's RobertaForCausalLM needs "
                   "(0 where allowed, -1e4 elsewhere); `Predictor` builds it from the usual 0/1 mask."]

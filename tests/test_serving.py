@@ -193,6 +193,19 @@ def test_bucket_settings(exported):
         bucket_lengths(512, 0)
     assert Predictor(str(exported[0]), buckets=16).buckets == (16, 32, 48, 64)
     assert Predictor(str(exported[0]), buckets=[48, 8]).buckets == (8, 48)
+    with pytest.raises(ValueError, match="positive lengths"):
+        Predictor(str(exported[0]), buckets=[0, 32])
+
+
+def test_a_max_length_with_no_room_for_text_is_refused_and_a_list_of_lists_is_not_texts(exported):
+    predictor = Predictor(str(exported[0]))
+    with pytest.raises(ValueError, match="max_length 2 leaves no room for the text: at least 3"):
+        predictor("a text longer than two tokens", max_length=2)
+    with pytest.raises(ValueError, match="at least 6"):
+        predictor("first", "second", max_length=5)
+    assert predictor("a text", max_length=3)["logits"].shape == (1, 3)
+    with pytest.raises(TypeError, match="lists of choices are for multiple-choice models"):
+        predictor([["a"]])
 
 
 def test_overwrite_replaces_its_own_static_graph_folder_and_nothing_else(exported, tmp_path):

@@ -167,6 +167,9 @@ def test_eight_concurrent_clients_with_mixed_lengths(classifier):
     ({"data": {"text": "a"}, "parameters": {"max_seq_len": "long"}}, "parameters.max_seq_len must be a positive integer"),
     ('{"data": {"text": ', None),  # not JSON
     ({"text": "a"}, None),  # no "data"
+    ({"data": ["a"]}, "data must be an object"),
+    ({"data": {"text": ["a long enough text"]}, "parameters": {"max_seq_len": 2}}, "max_seq_len must be at least 3"),
+    ({"data": {"text": ["a"], "text_pair": ["b"]}, "parameters": {"max_seq_len": 5}}, "max_seq_len must be at least 6"),
 ])
 def test_a_bad_request_gets_a_4xx_with_a_message_and_the_server_lives(classifier, body, message):
     src, _, server = classifier
@@ -193,7 +196,15 @@ def test_other_heads_are_served_with_their_post_handler(tmp_path, paddle_quiet, 
     try:
         texts, pairs = TEXTS[:3], None
         if hf_class.endswith("QuestionAnswering"):
-            pairs = ["the context of the first", "another context here, longer than that", "third context"]
+            # an [UNK] in the context may start or end the answer; a literal [SEP] in a question is still the question
+            texts = ["Which city?", "what [SEP] city is it", "首都是哪里？"]
+            pairs = ["the context of the first", "another context here, longer than that", "中国的首都是北京。"]
+            for bad, message in (({"text": texts}, "data.text_pair is missing"),
+                                 ({"text": texts, "text_pair": pairs, "__p": {"max_answer_len": "x"}},
+                                  "parameters.max_answer_len must be a positive integer")):
+                params = bad.pop("__p", {})
+                r = server.post({"data": bad, "parameters": params})
+                assert r.status_code == 422 and message in r.json()["detail"], r.text
         r = server.post({"data": {"text": texts, **({"text_pair": pairs} if pairs else {})}})
         assert r.status_code == 200, r.text
         result = r.json()["result"]

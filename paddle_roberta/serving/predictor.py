@@ -58,6 +58,8 @@ class Predictor:
             self.buckets = bucket_lengths(self.spec["max_length"], buckets)
         else:
             self.buckets = tuple(sorted(int(b) for b in buckets))
+            if not self.buckets or self.buckets[0] < 1:
+                raise ValueError(f"buckets must be positive lengths, not {list(buckets)}")
         if predictor is None:
             config = inference.Config(os.path.join(self.path, self.spec["model_file"]),
                                       os.path.join(self.path, self.spec["params_file"]))
@@ -168,6 +170,8 @@ class Predictor:
             text_pairs = [text_pairs]
         if choices and any(isinstance(group, str) for group in texts):
             raise TypeError("a multiple-choice model takes a list of lists of choices (one list per question)")
+        if not choices and any(not isinstance(t, str) for t in texts):
+            raise TypeError("texts must be a string or a list of strings (lists of choices are for multiple-choice models)")
         flat = [t for group in texts for t in group] if choices else list(texts)
         pairs = None
         if text_pairs is not None:
@@ -178,6 +182,10 @@ class Predictor:
             warnings.warn(f"max_length {max_length} is past the model's {limit} positions; clamped to {limit}",
                           stacklevel=3)
         limit = min(max_length or limit, limit)
+        room = self._tokenizer.num_special_tokens_to_add(pair=pairs is not None) + (1 if pairs is None else 2)
+        if limit < room:  # PaddleNLP's tokenizer would log an error and return the text untruncated
+            raise ValueError(f"max_length {limit} leaves no room for the text: at least {room} (special tokens and "
+                             "one token of each text)")
         if not flat:
             return {name: np.zeros((0,) * i["rank"], dtype=np.int64) for name, i in zip(self.input_names, self.spec["inputs"])}
         enc = self._tokenizer(flat, pairs, padding=True, truncation=True, max_length=limit, return_attention_mask=True)

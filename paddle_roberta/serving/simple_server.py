@@ -87,7 +87,9 @@ def predictor_for(server_predictor, tokenizer) -> Predictor:
 
 
 def _texts(data, field, choices, required=True):
-    value = data.get(field) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise _bad(f'data must be an object such as {{"text": ["a text"]}}, not {type(data).__name__}')
+    value = data.get(field)
     if value is None:
         if required:
             raise _bad(f'data.{field} is missing: send {{"data": {{"{field}": "a text" or ["texts", ...]}}}}')
@@ -111,6 +113,28 @@ def _positive_int(parameters, name, default, limit=None):
     return min(value, limit) if limit else value
 
 
+def _token_info(tokenizer, texts, pairs, max_len, choices):
+    """Per sequence (as the model sees it): its tokens, which of them the tokenizer added ([CLS], <s>, [SEP]...:
+    not an [UNK], and not a literal "[SEP]" typed in a slow tokenizer's text) and its segment (1 for the
+    ``text_pair``'s tokens: BERT's token types, else what follows the first added separator run)."""
+    if choices:
+        texts = [t for group in texts for t in group]
+        pairs = None if pairs is None else [t for group in pairs for t in group]
+    enc = tokenizer(texts, pairs, truncation=True, max_length=max_len, return_special_tokens_mask=True,
+                    return_token_type_ids=True)
+    for k, ids in enumerate(enc["input_ids"]):
+        added = [bool(x) for x in enc["special_tokens_mask"][k]]
+        types = enc.get("token_type_ids")
+        if pairs is not None and types is not None and any(types[k]):
+            segment = [int(t) for t in types[k]]
+        else:
+            first = next((j for j in range(1, len(ids)) if added[j]), len(ids))
+            while first < len(ids) and added[first]:
+                first += 1
+            segment = [int(pairs is not None and j >= first) for j in range(len(ids))]
+        yield tokenizer.convert_ids_to_tokens(ids), added, segment
+
+
 class ModelHandler(BaseModelHandler):
     """Tokenize, batch, run by input name, and return the outputs at the real tokens (see the module's doc)."""
 
@@ -127,21 +151,23 @@ class ModelHandler(BaseModelHandler):
             raise _bad(f"data.text has {len(texts)} texts and data.text_pair {len(pairs)}: they go in pairs")
         max_len = _positive_int(parameters, "max_seq_len", ours.spec["max_length"], ours.spec["max_length"])
         batch = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
+        if ours.spec["head"] == "ForQuestionAnswering" and pairs is None:
+            raise _bad("data.text_pair is missing: a question-answering model takes the questions as data.text and "
+                       "the contexts as data.text_pair")
+        room = tokenizer.num_special_tokens_to_add(pair=pairs is not None) + (2 if pairs is not None else 1)
+        if max_len < room:  # PaddleNLP's tokenizer would log an error and not truncate at all
+            raise _bad(f"parameters.max_seq_len must be at least {room} here ({room - 1 if pairs is None else room - 2} "
+                       f"special tokens and one token of each text), not {max_len}")
         per_token = set(ours.spec["per_token"])
         outputs = {name: [] for name in ours.output_names}
         tokens, special, segment = [], [], []
-        special_ids = set(tokenizer.all_special_ids)
         for i in range(0, len(texts), batch):
-            feed = ours.tokenize(texts[i:i + batch], None if pairs is None else pairs[i:i + batch], max_len)
+            some, their_pairs = texts[i:i + batch], None if pairs is None else pairs[i:i + batch]
+            feed = ours.tokenize(some, their_pairs, max_len)
             out = ours.run(feed)
             real = feed["attention_mask"].reshape(-1, feed["attention_mask"].shape[-1]).astype(bool)
-            ids = feed["input_ids"].reshape(real.shape)
-            for row, keep in zip(ids, real):
-                row = row[keep].tolist()
-                tokens.append(tokenizer.convert_ids_to_tokens(row))
-                special.append([i in special_ids for i in row])
-                first_sep = row.index(tokenizer.sep_token_id) if tokenizer.sep_token_id in row else len(row)
-                segment.append([int(k > first_sep) for k in range(len(row))])  # 1: the text_pair's tokens
+            for info in _token_info(tokenizer, some, their_pairs, max_len, choices):
+                tokens.append(info[0]), special.append(info[1]), segment.append(info[2])
             for name, value in out.items():
                 if name in per_token:
                     outputs[name] += [v[keep].tolist() for v, keep in zip(value, real)]
@@ -189,7 +215,7 @@ class QuestionAnsweringPostHandler(BasePostHandler):
 
     @classmethod
     def process(cls, data, parameters):
-        longest = parameters.get("max_answer_len", 30) if isinstance(parameters, dict) else 30
+        longest = _positive_int(parameters if isinstance(parameters, dict) else {}, "max_answer_len", 30)
         result = []
         for tokens, start, end, special, segment in zip(data["tokens"], data["start_logits"], data["end_logits"],
                                                         data["special"], data["segment"]):
