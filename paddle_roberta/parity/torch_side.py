@@ -37,7 +37,9 @@ class TorchSide:
     def call(self, name: str, **args):
         return getattr(self, name)(**args)
 
-    send = call  # in this process, a queued call is simply made now
+    def send(self, name: str, **args):
+        """In this process nothing runs alongside: the call is made when ``verify`` asks for it, under its lock
+        (transformers' from_pretrained is not safe from two threads at once: models end on the meta device)."""
 
     def close(self):
         self.model = self.tok = None
