@@ -46,15 +46,26 @@ def test_convert_leaves_torch_to_the_helper_and_the_helper_ends(converted, tmp_p
     code = """
 import os, sys, json
 from paddle_roberta import convert, ConversionError
+
+def children():
+    found = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
+                    found.append(p)
+        except OSError:  # gone while listing
+            pass
+    return found
+
 r = convert(sys.argv[1], sys.argv[2])
-children = [p for p in os.listdir("/proc") if p.isdigit() and open(f"/proc/{p}/stat").read().split()[3] == str(os.getpid())]
+first = children()
 try:
     convert(sys.argv[1], sys.argv[2] + "-2", head="RobertaForSequenceClassification")
 except ConversionError as e:
     failed = str(e)
-after = [p for p in os.listdir("/proc") if p.isdigit() and open(f"/proc/{p}/stat").read().split()[3] == str(os.getpid())]
 print(json.dumps({"torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules,
-                  "ok": r.verify_report["ok"], "children": children, "after": after, "failed": failed}))
+                  "ok": r.verify_report["ok"], "children": first, "after": children(), "failed": failed}))
 """
     r = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "out")], capture_output=True, text=True,
                        cwd=Path(torch_side.__file__).resolve().parents[2])  # this checkout's package
