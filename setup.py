@@ -21,7 +21,9 @@ setup(
         # serving.simple_server: PaddleNLP's SimpleServer (FastAPI + uvicorn, which paddlenlp itself requires)
         "serve": ["paddlepaddle", "paddlenlp", "fastapi", "uvicorn"],
         "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis",
-                 "fastapi", "uvicorn", "requests"],
+                 "fastapi", "uvicorn", "requests", "sentence-transformers"],
+        # verify on a sentence-transformers source compares with sentence-transformers' own encode
+        "sentence": ["torch", "transformers", "sentence-transformers", "paddlepaddle", "paddlenlp", "protobuf"],
         # bench/bench_load.py: onnxruntime beside torch and Paddle Inference
         "bench": ["onnxruntime"],
     },

@@ -19,6 +19,8 @@ from .parity.gate import verified, verify_policy
 from .parity.torch_side import helper as torch_helper
 from .parity.verify import torch_model_args
 from .result import Result
+from .sentence.files import write_paddle as write_sentence_files
+from .sentence.modules import is_sentence_transformers, read_source
 from .signals import pause_point
 from .tokenizer.checks import check_tokenizer_files
 from .tokenizer.kind import not_written, tokenizer_kind
@@ -70,9 +72,17 @@ def _convert(src, out, format, dtype, num_choices, overwrite, family, head, prog
     say(f"reading {source.path} ({source.weight_format})")
     pause_point("reading")
     config_path = os.path.join(source.path, "config.json")
+    sentence = is_sentence_transformers(source.path)
+    if sentence and head is None:
+        head = "Model"  # sentence-transformers runs the bare model (AutoModel), whatever config.json names
     with Checkpoint(source.weight_files) as ckpt:
         plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_kind(source.path), family, config_path, head)
         plan.notes[:0] = source.notes
+        pipeline = None
+        if sentence:  # modules it cannot run are refused here, before anything is written
+            pipeline = read_source(source.path, source.config,
+                                   plan.family.positions(plan.dims["P"], source.config.get("pad_token_id", plan.family.pad_token_id)))
+            plan.notes.append(pipeline.summary())
         if expect is not None:
             expect(plan)
         if helper is not None:  # the model loads there while this process converts
@@ -91,6 +101,8 @@ def _convert(src, out, format, dtype, num_choices, overwrite, family, head, prog
             write_json(os.path.join(tmp, "config.json"), config)
             positions = plan.family.positions(plan.dims["P"], config["pad_token_id"])
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions, token_types=plan.dims["Y"])
+            if pipeline is not None:
+                written += write_sentence_files(tmp, pipeline, format, dtype)
             why_not = not_written(tokenizer_kind(source.path))
             if why_not:
                 plan.notes.append(f"tokenizer: not written ({why_not}); tokenize with the source's tokenizer in "

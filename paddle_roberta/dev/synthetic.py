@@ -169,3 +169,42 @@ def write_sentencepiece(folder: str, size: int):
     )
     with open(os.path.join(folder, "sentencepiece.bpe.model"), "wb") as f:
         f.write(model.getvalue())
+
+
+def build_sentence_transformer(out_dir: str, family: str, config: dict, *, modes=("mean",), dense=(), normalize=False,
+                               prompts=None, default_prompt_name=None, include_prompt=True, max_seq_length=None,
+                               do_lower_case=False, seed: int = 0, fmt: str = "safetensors"):
+    """A sentence-transformers model saved to ``out_dir`` by ``SentenceTransformer.save``, returned: a trained-looking
+    ``family`` body (``config``, the family's synthetic tokenizer), Pooling with ``modes``, one Dense per
+    ``(out_features, activation class name)`` of ``dense`` with trained-looking weights, then Normalize if asked."""
+    import tempfile
+
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+
+    hf_class = {"bert": "BertModel", "roberta": "RobertaModel", "xlm-roberta": "XLMRobertaModel"}[family]
+    vocab = {"bert": "wordpiece", "roberta": "bpe", "xlm-roberta": "sentencepiece"}[family]
+    with tempfile.TemporaryDirectory() as body:
+        build_checkpoint(body, hf_class, config, seed=seed, vocab=vocab)
+        transformer = models.Transformer(body, max_seq_length=max_seq_length, do_lower_case=do_lower_case)
+        width = transformer.get_word_embedding_dimension()
+        keys = {"cls": "cls_token", "max": "max_tokens", "mean": "mean_tokens", "weightedmean": "weightedmean_tokens",
+                "mean_sqrt_len_tokens": "mean_sqrt_len_tokens", "lasttoken": "lasttoken"}
+        flags = {f"pooling_mode_{k}": m in modes for m, k in keys.items()}
+        pooling = models.Pooling(width, include_prompt=include_prompt, **flags)
+        modules = [transformer, pooling]
+        width = pooling.get_sentence_embedding_dimension()
+        gen = torch.Generator().manual_seed(seed + 7)
+        for out, act in dense:
+            layer = models.Dense(width, out, activation_function=getattr(torch.nn, act)())
+            with torch.no_grad():
+                layer.linear.weight.copy_(torch.randn(layer.linear.weight.shape, generator=gen) / width ** 0.5)
+                layer.linear.bias.copy_(BIAS_STD * torch.randn(layer.linear.bias.shape, generator=gen))
+            modules.append(layer)
+            width = out
+        if normalize:
+            modules.append(models.Normalize())
+        model = SentenceTransformer(modules=modules, prompts=prompts, default_prompt_name=default_prompt_name,
+                                    device="cpu")
+        model.save(out_dir, safe_serialization=(fmt == "safetensors"))
+    return model.eval()

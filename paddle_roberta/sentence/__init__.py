@@ -1,0 +1,1 @@
+"""sentence-transformers models: their pipeline (modules), Paddle pooling, the encoder, the files."""
