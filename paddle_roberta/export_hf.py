@@ -25,6 +25,8 @@ from .files.weight_files import PADDLE_FORMATS, choose
 from .files.writers import SafetensorsWriter
 from .parity.gate import verified, verify_policy
 from .result import Result
+from .sentence.files import write_hf as write_sentence_files
+from .sentence.modules import read_pipeline
 from .signals import pause_point
 from .tokenizer.hf_files import write_hf_tokenizer
 
@@ -63,6 +65,10 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
             written = write_weights_hf(ckpt, plan, os.path.join(tmp, "model.safetensors"))
             write_json(os.path.join(tmp, "config.json"), hf_config(config, plan, torch_dtype))
             tokenizer = write_hf_tokenizer(src, tmp)
+            pipeline = read_pipeline(src)  # a sentence-transformers model: its modules and configs again
+            if pipeline is not None:
+                written += write_sentence_files(tmp, pipeline)
+                plan.notes.append(pipeline.summary())
             report = None
             if verify:
                 report = verified(tmp, src, dest, atol, weights=weights_path)  # the other direction: transformers loads what was written

@@ -38,7 +38,7 @@ class SafetensorsWriter:
 
     def __init__(self, path: str, specs: list, metadata: dict):
         """``specs``: ``(name, numpy dtype, shape)`` in the order the tensors will be written."""
-        header = {"__metadata__": metadata}
+        header = {} if metadata is None else {"__metadata__": metadata}  # None: no metadata (sentence-transformers' files)
         offset = 0
         self._pending = []
         for name, dtype, shape in specs:

@@ -31,8 +31,8 @@ class TorchSide:
     """The torch half of ``verify``: one source's tokenizer and model, loaded once, answering by method name."""
 
     def __init__(self):
-        self.model = self.tok = None
-        self.model_key = self.tok_key = None
+        self.model = self.tok = self.sentence = None
+        self.model_key = self.tok_key = self.sentence_key = None
 
     def call(self, name: str, **args):
         return getattr(self, name)(**args)
@@ -42,7 +42,7 @@ class TorchSide:
         (transformers' from_pretrained is not safe from two threads at once: models end on the meta device)."""
 
     def close(self):
-        self.model = self.tok = None
+        self.model = self.tok = self.sentence = None
 
     def load(self, src, hf_class, use_safetensors, is_decoder, dtype):
         """transformers' ``hf_class`` from ``src``; half precision as float32 on the rounded weights."""
@@ -90,6 +90,20 @@ class TorchSide:
         from . import compare
 
         return compare.run_torch(self.model, inputs)
+
+    def sentence_encode(self, src, texts, prompt_name, dtype):
+        """sentence-transformers' own ``encode`` of ``texts`` with the model at ``src`` (half precision: as float32 on
+        the rounded weights, as ``load``)."""
+        if self.sentence_key != (src, dtype):
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(src, device="cpu", local_files_only=True)
+            if dtype != "float32":
+                model = model.to(getattr(torch, dtype)).float()
+            self.sentence, self.sentence_key = model.eval(), (src, dtype)
+        return self.sentence.encode(texts, prompt_name=prompt_name, batch_size=4, convert_to_numpy=True,
+                                    show_progress_bar=False).astype(np.float32)
 
     def fill_mask(self, texts, key, token_types, limit):
         """For each text, the top-5 tokens at each of its masks (the torch half of ``verify._fill_mask``)."""
@@ -290,6 +304,9 @@ def main():
     import warnings
 
     warnings.simplefilter("ignore")
+    import logging
+
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
     import torch  # noqa: F401 -- the point: imported while the parent converts
     import transformers
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..families.tables import FAMILIES, hf_class_for
+from ..sentence.modules import PIPELINE_JSON, is_sentence_transformers
 from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
 from ..tokenizer.kind import not_written, tokenizer_kind
 from . import compare as parity
@@ -134,6 +135,8 @@ def _verify(src, out, texts, atol, weights, side) -> dict:
     if head in ("ForMaskedLM", "ForPreTraining") and pd_tok is not None and hf_tok["mask_token"]:
         masked = [t for t in texts if hf_tok["mask_token"] in t]
         report["fill_mask"] = _fill_mask(side, pd_tok, paddle_model, head, family, masked, limit)
+    if is_sentence_transformers(src) and os.path.isfile(os.path.join(out, PIPELINE_JSON)):
+        report["sentence"] = _sentence(side, src, out, paddle_model, user, atol, stored, report)
     report["ok"] = (
         all(o["within"] for o in report["outputs"])
         and (report["tokenizer"] is None or (all(r["agree"] for r in report["tokenizer"]["texts"])
@@ -141,6 +144,23 @@ def _verify(src, out, texts, atol, weights, side) -> dict:
         and (report["fill_mask"] is None or all(r["agree"] for r in report["fill_mask"]))
     )
     return report
+
+
+def _sentence(side, src, out, paddle_model, user, atol, stored, report) -> dict:
+    """The final embeddings: sentence-transformers' encode vs ``SentenceEncoder`` (``parity.sentence``), rows added to
+    the report's outputs."""
+    import importlib.util
+
+    from ..sentence.encoder import SentenceEncoder
+    from .sentence import sentence_rows
+
+    if importlib.util.find_spec("sentence_transformers") is None:
+        raise ConversionError(f"{src}: a sentence-transformers model, and sentence-transformers is not installed to "
+                              "verify its embeddings (pip install sentence-transformers, or --no-verify)")
+    encoder = SentenceEncoder(out, model=paddle_model)
+    rows, info = sentence_rows(side, os.path.abspath(src), encoder, atol, user, stored)
+    report["outputs"] += rows
+    return info
 
 
 def _compare_ids(texts, side, pd_tok, src) -> list:
@@ -220,7 +240,7 @@ def quiet_libraries(torch=True):
     import logging
 
     os.environ.setdefault("DATASETS_VERBOSITY", "error")  # paddlenlp imports datasets, which logs on import
-    for name in ("datasets", "transformers"):
+    for name in ("datasets", "transformers", "sentence_transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
     if torch:
         import transformers
@@ -272,6 +292,12 @@ def format_report(report: dict) -> str:
         lines += [f"  transformers' slow and fast tokenizers disagree, PaddleNLP gives the slow one's ids (not batched): "
                   f"{r['text']!r}" for r in tok["texts"] if r["verdict"] == "slow"]
         lines += [f"  cut to the model's {report['truncated_to']} positions: {t[:60]!r}" for t in report["truncated"]]
+    if report.get("sentence"):
+        info = report["sentence"]
+        prompts = f", and with each prompt ({', '.join(info['prompts'])})" if info["prompts"] else ""
+        lines.append(f"sentence embeddings: {info['pipeline']}; sentence-transformers' encode vs paddle_roberta's "
+                     f"SentenceEncoder on {info['texts']} texts (Chinese, English, mixed, empty, past max_seq_length)"
+                     f"{prompts}")
     lines += ["", parity.TABLE_HEAD]
     for o in report["outputs"]:
         lines.append(parity.table_row(o["name"], o["shape"], o["max_abs"], o["max_rel"], o["within"], o["padded_max_abs"]))

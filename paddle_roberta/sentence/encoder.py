@@ -33,9 +33,9 @@ def dense_values(pipeline: Pipeline) -> list:
 
 
 class SentenceEncoder:
-    def __init__(self, path, dtype=None, weights=None):
+    def __init__(self, path, dtype=None, weights=None, model=None):
         """``path``: a directory ``convert`` wrote from a sentence-transformers model (``sentence_encoder.json``
-        beside the body). ``dtype``/``weights``: as ``from_pretrained``'s."""
+        beside the body). ``dtype``/``weights``: as ``from_pretrained``'s. ``model``: its body, loaded already."""
         import paddlenlp.transformers as pt
 
         from ..families.detect import paddle_family_and_head
@@ -52,7 +52,7 @@ class SentenceEncoder:
         config_path = os.path.join(self.path, "config.json")
         fam, _ = paddle_family_and_head(read_config(config_path), config_path)
         self.family = fam
-        self.model = load(self.path, fam.heads["Model"].paddle_class, dtype, weights)
+        self.model = model if model is not None else load(self.path, fam.heads["Model"].paddle_class, dtype, weights)
         if not os.path.isfile(os.path.join(self.path, "tokenizer_config.json")):
             raise ConversionError(f"{self.path}: no PaddleNLP tokenizer was written (see its README); "
                                   "SentenceEncoder needs one")

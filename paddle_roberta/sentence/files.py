@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..files.output_dir import write_json
@@ -31,13 +30,13 @@ def write_paddle(tmp: str, pipeline: Pipeline, fmt: str, dtype: str) -> int:
 
 
 def write_hf(tmp: str, pipeline: Pipeline) -> int:
-    """The source's sentence-transformers configs, as sentence-transformers writes them (``json.dump``, indent 2),
-    and each Dense module's ``model.safetensors`` in torch's layout and the dtype stored; tensors written."""
-    for rel, value in pipeline.st_files.items():
+    """The source's sentence-transformers configs, byte for byte, and each Dense module's ``model.safetensors`` in
+    torch's layout and the dtype stored, with no metadata (as sentence-transformers writes it); tensors written."""
+    for rel, text in pipeline.st_files.items():
         path = os.path.join(tmp, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=2)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
     written = 0
     for m in pipeline.modules:
         if m["type"] == "Dense":
@@ -45,5 +44,5 @@ def write_hf(tmp: str, pipeline: Pipeline) -> int:
             with Checkpoint([m["weights"]]) as ckpt:
                 entries = sorted(dense_entries(m, ckpt, "hf", m["weights"]), key=lambda e: e.dst)
                 written += write_weights(ckpt, entries, SafetensorsWriter, os.path.join(tmp, m["path"], "model.safetensors"),
-                                         None, {"format": "pt"})
+                                         None, None)
     return written

@@ -60,7 +60,7 @@ class Pipeline:
     prompts: dict = field(default_factory=dict)
     default_prompt_name: str | None = None
     similarity_fn_name: str | None = None
-    st_files: dict = field(default_factory=dict)  # the source's sentence-transformers configs: relative path -> JSON
+    st_files: dict = field(default_factory=dict)  # the source's sentence-transformers configs: relative path -> text
 
     @property
     def pooling(self) -> dict:
@@ -82,7 +82,8 @@ class Pipeline:
                              f"{'' if m['bias'] else ' no bias'}")
             else:
                 parts.append(m["type"])
-        prompts = f"; prompts: {', '.join(self.prompts)}" if self.prompts else ""
+        named = [name for name, text in self.prompts.items() if text]
+        prompts = f"; prompts: {', '.join(named)}" if named else ""
         return "sentence-transformers: " + " -> ".join(parts) + prompts
 
     def as_json(self) -> dict:
@@ -103,16 +104,16 @@ def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
     tokens its position table holds), every module checked; ConversionError naming the file for anything this
     tool cannot run."""
     where = os.path.join(path, MODULES_JSON)
-    listed = _read_json(where)
+    st_files = {}
+    listed = _read_json(where, st_files, MODULES_JSON)
     if not isinstance(listed, list) or not listed or not all(isinstance(m, dict) for m in listed):
         raise ConversionError(f"{where}: expected a list of modules ({{\"idx\", \"name\", \"path\", \"type\"}})")
-    st_files = {MODULES_JSON: listed}
     first = listed[0]
     if first.get("type") != TRANSFORMER or first.get("path") not in ("", "."):
         raise ConversionError(f"{where}: the first module must be {TRANSFORMER} at the top folder, found "
                               f"{first.get('type')!r} at {first.get('path')!r}")
-    transformer = _optional(path, TRANSFORMER_CONFIG, st_files)
-    st_config = _optional(path, ST_CONFIG, st_files)
+    transformer = _object(path, TRANSFORMER_CONFIG, st_files, missing_ok=True)
+    st_config = _object(path, ST_CONFIG, st_files, missing_ok=True)
     modules = []
     for i, m in enumerate(listed[1:], 1):
         kind, rel = m.get("type"), m.get("path")
@@ -152,29 +153,35 @@ def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
                     st_config.get("similarity_fn_name"), st_files)
 
 
-def _read_json(path):
+def _read_json(path, st_files, rel):
+    """The JSON value at ``path``; its text kept in ``st_files[rel]`` (export writes it back byte for byte)."""
     import json
 
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
+        value = json.loads(text)
     except OSError as e:
         raise ConversionError(f"{path}: cannot be read ({e.strerror})") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise ConversionError(f"{path}: not valid JSON ({e})") from None
+    st_files[rel] = text
+    return value
 
 
-def _optional(path, rel, st_files) -> dict:
-    value = read_json_object(os.path.join(path, rel), missing_ok=True)
-    if os.path.isfile(os.path.join(path, rel)):
-        st_files[rel] = value
+def _object(path, rel, st_files, missing_ok=False) -> dict:
+    where = os.path.join(path, rel)
+    if missing_ok and not os.path.isfile(where):
+        return {}
+    value = _read_json(where, st_files, rel)
+    if not isinstance(value, dict):
+        raise ConversionError(f"{where}: expected a JSON object, found {type(value).__name__}")
     return value
 
 
 def _pooling(path, rel, config, st_files, name) -> dict:
     where = os.path.join(path, rel, "config.json")
-    cfg = read_json_object(where)
-    st_files[f"{rel}/config.json"] = cfg
+    cfg = _object(path, f"{rel}/config.json", st_files)
     known = set(POOLING_MODES) | {"word_embedding_dimension", "include_prompt"}
     unknown = [k for k, v in cfg.items() if k not in known and v not in (False, None)]
     if unknown:
@@ -192,8 +199,7 @@ def _pooling(path, rel, config, st_files, name) -> dict:
 
 def _dense(path, rel, modules, st_files, name) -> dict:
     where = os.path.join(path, rel, "config.json")
-    cfg = read_json_object(where)
-    st_files[f"{rel}/config.json"] = cfg
+    cfg = _object(path, f"{rel}/config.json", st_files)
     act = cfg.get("activation_function", "torch.nn.modules.activation.Tanh")
     if act not in ACTIVATIONS:
         raise ConversionError(f"{where}: activation_function {act!r} is not one this tool runs "
