@@ -13,6 +13,7 @@ from .errors import ConversionError
 from .export_hf import export
 from .export_inference import export_inference
 from .result import Result
+from .sentence.encoder import SentenceEncoder
 
 __all__ = ["convert", "export", "export_inference", "from_pretrained", "tokenizer", "ConversionError", "Result",
-           "__version__"]
+           "SentenceEncoder", "__version__"]

@@ -214,8 +214,11 @@ def _dense(path, rel, modules, st_files, name) -> dict:
     if found is None:
         raise ConversionError(f"{os.path.join(path, rel)}: no weights (model.safetensors or pytorch_model.bin) for "
                               "this Dense module")
-    return {"type": "Dense", "path": rel, "in_features": n_in, "out_features": n_out, "bias": bool(cfg.get("bias", True)),
-            "activation": ACTIVATIONS[act], "source_weights": found[0]}
+    module = {"type": "Dense", "path": rel, "in_features": n_in, "out_features": n_out, "bias": bool(cfg.get("bias", True)),
+              "activation": ACTIVATIONS[act], "source_weights": found[0]}
+    with Checkpoint([found[0]]) as ckpt:  # names and shapes now, before anything is written
+        dense_entries(module, ckpt, "paddle", found[0])
+    return module
 
 
 def dense_entries(module: dict, ckpt: Checkpoint, to: str, where: str) -> list:
