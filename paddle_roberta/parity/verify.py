@@ -19,8 +19,8 @@ import numpy as np
 
 from ..errors import ConversionError
 from ..families.tables import FAMILIES, hf_class_for
-from ..sentence.modules import PIPELINE_JSON, is_sentence_transformers
 from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
+from ..sentence.modules import PIPELINE_JSON, is_sentence_transformers
 from ..tokenizer.kind import not_written, tokenizer_kind
 from . import compare as parity
 from .check import head_of, load_paddle

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConversionError
 from ..families.plan import Entry
-from ..families.tables import KEEP, T, Row
+from ..families.tables import KEEP, Row, T
 from ..files.readers import Checkpoint
 from ..files.source import read_json_object
 from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose
