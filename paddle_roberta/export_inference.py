@@ -25,6 +25,7 @@ from .files.source import read_config
 from .parity import compare as parity
 from .parity.gate import VERIFY_LOCK, verify_policy
 from .result import Result
+from .sentence.modules import read_pipeline
 from .serving import INFERENCE_JSON, Predictor
 from .signals import pause_point
 from .tokenizer.kind import TOKENIZER_FILES
@@ -61,9 +62,17 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     served = model if served_fam is fam else _as_family(model, fam, served_fam, head, config)
     spec = _spec(served_fam, head, config)
     spec.update(family=fam.name, paddle_class=fam.heads[head].paddle_class, graph_class=served_fam.heads[head].paddle_class)
+    pipeline = read_pipeline(src)  # a sentence-transformers model: the graph ends with its pooling, Dense, Normalize
+    sentence_head = None
+    if pipeline is not None:
+        from .sentence.encoder import dense_values
+        from .sentence.pooling import SentenceHead
+
+        sentence_head = SentenceHead(pipeline, dense_values(pipeline))
+        _sentence_spec(spec, pipeline)
     with building(dest, overwrite) as tmp:
         pause_point("converting")
-        _save_static(served, spec, tmp)
+        _save_static(served, spec, tmp, sentence_head)
         for name in TOKENIZER_FILES + ("config.json",):
             if os.path.isfile(os.path.join(src, name)):
                 shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))
@@ -73,7 +82,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         if verify:
             with VERIFY_LOCK:
                 try:
-                    report = _verified(tmp, dest, model, fam, head, spec, source, atol)
+                    report = _verified(tmp, dest, model, fam, head, spec, source, atol, src)
                 except ConversionError:
                     raise
                 except Exception as e:  # a --source that loads but is not this model's original, ...
@@ -138,9 +147,35 @@ def _spec(fam, head, config) -> dict:
             "model_file": None, "params_file": None}
 
 
-def _save_static(model, spec, folder):
+def _sentence_spec(spec, pipeline):
+    """A sentence-transformers model's graph: its one output is the embedding; ``pooling_mask`` (the attention mask
+    with the prompt's tokens zeroed) is an input where the pooling leaves the prompt out."""
+    if spec["head"] != "Model":
+        raise ConversionError(f"sentence_encoder.json beside a {spec['paddle_class']}: a sentence-transformers model's "
+                              "body is the bare model")
+    spec["outputs"], spec["per_token"] = ["sentence_embedding"], []
+    if not pipeline.pooling["include_prompt"]:
+        spec["inputs"].append({"name": "pooling_mask", "dtype": "int64", "rank": 2})
+    spec["sentence"] = dict(pipeline.as_json(), sentence_transformers={}, dimension=pipeline.dimension,
+                            summary=pipeline.summary())
+
+
+def _save_static(model, spec, folder, sentence_head=None):
     import paddle
     import paddlenlp.transformers as pt
+
+    class Sentence(paddle.nn.Layer):
+        """The body, then the sentence-transformers pipeline (``sentence.pooling``): the embedding as the output."""
+
+        def __init__(self, inner, head, names):
+            super().__init__()
+            self.inner, self.head, self.names = inner, head, names
+
+        def forward(self, input_ids, attention_mask, third=None, fourth=None):  # dy2static takes no *args
+            extra = dict(zip(self.names[2:], (third, fourth)))
+            pooling_mask = extra.pop("pooling_mask", attention_mask)
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **extra)
+            return (self.head(out["last_hidden_state"], pooling_mask),)
 
     class Serving(paddle.nn.Layer):
         """The model with its inputs named and its outputs as a tuple, in inference.json's order."""
@@ -161,7 +196,10 @@ def _save_static(model, spec, folder):
 
     shapes = {2: [None, None], 3: [None, None, None], 4: [None, 1, None, None]}  # every size dynamic
     specs = [paddle.static.InputSpec(shapes[i["rank"]], i["dtype"], name=i["name"]) for i in spec["inputs"]]
-    layer = Serving(model, spec["outputs"])
+    if sentence_head is not None:
+        layer = Sentence(model, sentence_head, [i["name"] for i in spec["inputs"]])
+    else:
+        layer = Serving(model, spec["outputs"])
     layer.eval()
     static = paddle.jit.to_static(layer, input_spec=specs, full_graph=True)
     # where PaddleNLP's SimpleServer looks first (paddlenlp/server/predictor.py: MODEL_DIR/auto_static/inference.json)
@@ -173,10 +211,12 @@ def _save_static(model, spec, folder):
     spec["params_file"] = STATIC_PREFIX + ".pdiparams"
 
 
-def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
+def _verified(tmp, dest, model, fam, head, spec, source, atol, src) -> dict:
     from .parity.verify import FILL_MASK, SENTENCES
 
     predictor = Predictor(tmp)
+    if spec.get("sentence"):
+        return _verified_sentences(predictor, dest, model, source, atol, src)
     cfg = model.config
     if os.path.isfile(os.path.join(tmp, "tokenizer_config.json")):
         import paddlenlp.transformers as pt
@@ -223,6 +263,42 @@ def _verified(tmp, dest, model, fam, head, spec, source, atol) -> dict:
     return report
 
 
+def _verified_sentences(predictor, dest, model, source, atol, src) -> dict:
+    """The exported graph's embeddings (``Predictor.encode``) against sentence-transformers' encode of the original
+    (``source``), or else ``SentenceEncoder`` on the PaddleNLP directory: ``parity.sentence``'s texts and bars."""
+    from .parity.sentence import sentence_rows
+    from .parity.torch_side import TorchSide
+
+    if source is not None:
+        reference, side, ref_src = "sentence-transformers on the torch original", TorchSide(), os.path.abspath(source)
+    else:
+        from .sentence.encoder import SentenceEncoder
+
+        reference, side, ref_src = "SentenceEncoder (dygraph PaddleNLP model)", _EncoderSide(SentenceEncoder(src, model=model)), None
+    rows, info = sentence_rows(side, ref_src, predictor, atol)
+    lines = [f"Paddle Inference predictor (oneDNN, 2 threads), Predictor.encode vs {reference}: {info['pipeline']}; "
+             f"{info['texts']} texts" + (f", and with each prompt ({', '.join(info['prompts'])})" if info["prompts"] else "")
+             + f"; atol {atol:g} x max(1, max|embedding|), pairwise cosines within 1e-6", "", parity.TABLE_HEAD]
+    lines += [parity.table_row(r["name"], r["shape"], r["max_abs"], r["max_rel"], r["within"], None) for r in rows]
+    ok = all(r["within"] for r in rows)
+    lines += ["", "PASS" if ok else "FAIL"]
+    report = {"reference": reference, "outputs": rows, "ok": ok, "text": "\n".join(lines)}
+    if not ok:
+        failed = ", ".join(r["name"] for r in rows if not r["within"])
+        raise ConversionError(f"{dest}: verification failed ({failed}); nothing written", report["text"])
+    return report
+
+
+class _EncoderSide:
+    """``sentence_rows``' reference side from a dygraph ``SentenceEncoder`` (no torch original given)."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+
+    def call(self, name, src, texts, prompt_name, dtype):
+        return self.encoder.encode(texts, prompt_name=prompt_name, batch_size=4)
+
+
 # The SimpleServer post handler for each head, as the export's README writes its app.py (serving/simple_server.py).
 POST_HANDLERS = {
     "ForSequenceClassification": ("paddlenlp.server", "MultiClassificationPostHandler"),
@@ -237,7 +313,13 @@ def server_file(spec, name) -> list:
     """README lines: the ``app.py`` that serves this export (the folder ``name``) with PaddleNLP's SimpleServer, for
     its head."""
     module, post = POST_HANDLERS.get(spec["head"], DEFAULT_POST_HANDLER)
-    request = ('{"data": {"text": ["Which city?"], "text_pair": ["The capital is Beijing."]}}'
+    route = spec["head"].lower()
+    if spec.get("sentence"):
+        module, post, route = "paddle_roberta.serving.simple_server", "SentenceEmbeddingPostHandler", "sentence_embedding"
+        prompts = [n for n, t in spec["sentence"]["prompts"].items() if t]
+        parameters = {"batch_size": 8, "normalize": False, **({"prompt_name": prompts[0]} if prompts else {})}
+    request = ('{"data": {"text": ["first text", "second text"]}, "parameters": ' + json.dumps(parameters) + "}"
+               if spec.get("sentence") else '{"data": {"text": ["Which city?"], "text_pair": ["The capital is Beijing."]}}'
                if spec["head"] == "ForQuestionAnswering" else
                '{"data": {"text": [["first choice", "second choice"]]}}' if spec["rank"] == 3 else
                '{"data": {"text": ["first text", "second text"]}, "parameters": {"max_seq_len": 128, "batch_size": 8}}')
@@ -255,11 +337,11 @@ def server_file(spec, name) -> list:
         "",
         f"MODEL = os.environ.get(\"MODEL_DIR\", {json.dumps(name)})",
         "app = SimpleServer()",
-        f'app.register("models/{spec["head"].lower()}", model_path=MODEL, tokenizer_name=MODEL,',
+        f'app.register("models/{route}", model_path=MODEL, tokenizer_name=MODEL,',
         f"             model_handler=ModelHandler, post_handler={post})",
         "```", "",
         f"Start it there with `paddlenlp server app:app --host 0.0.0.0 --port 8189`, then POST "
-        f"`{request}` to `http://HOST:8189/models/{spec['head'].lower()}`. A bad request gets a 422 with a message.",
+        f"`{request}` to `http://HOST:8189/models/{route}`. A bad request gets a 422 with a message.",
     ]
 
 
@@ -277,8 +359,14 @@ def _write_readme(folder, spec, report, name):
         "```python",
         "from paddle_roberta.serving import Predictor   # tokenizer + paddle.inference predictor",
         "predictor = Predictor(\"this-folder\")           # oneDNN on, 2 CPU threads",
-        "outputs = predictor([\"first text\", \"second text\"])",
+        *(["vectors = predictor.encode([\"first text\", \"second text\"], batch_size=32)  # as SentenceTransformer.encode"]
+          if spec.get("sentence") else ["outputs = predictor([\"first text\", \"second text\"])"]),
         "```", "",
+        *([f"The graph ends with the sentence-transformers pipeline ({spec['sentence']['summary']}): its output is the "
+           f"{spec['sentence']['dimension']}-wide embedding. `encode` prepends the prompt, strips the texts and cuts them "
+           f"at max_seq_length {spec['sentence']['max_seq_length']} as sentence-transformers does"
+           + ("; `pooling_mask` is the attention mask with the prompt's tokens zeroed (this model pools without them)."
+              if any(i["name"] == "pooling_mask" for i in spec["inputs"]) else "."), ""] if spec.get("sentence") else []),
         "Or with `paddle.inference` alone: `Config(model_file, params_file)`, `enable_mkldnn()`, "
         "`set_cpu_math_library_num_threads(2)`, `create_predictor`, then copy each input in the order above.",
     ]

@@ -239,3 +239,58 @@ def test_not_a_sentence_transformers_conversion(tmp_path, paddle_quiet):
     convert(tmp_path / "plain", tmp_path / "out", verify=False)
     with pytest.raises(ConversionError, match="sentence_encoder.json: not found"):
         SentenceEncoder(tmp_path / "out")
+
+
+@pytest.mark.parametrize("family,pipeline", [
+    ("bert", dict(modes=["max", "lasttoken"], dense=[(32, "Tanh")], normalize=True, include_prompt=False)),
+    ("roberta", dict(modes=["weightedmean"], normalize=True)),
+    ("xlm-roberta", dict(modes=["cls", "mean_sqrt_len_tokens"], dense=[(24, "GELU")], include_prompt=False)),
+])
+def test_inference_export_gives_the_embeddings(tmp_path, paddle_quiet, family, pipeline):
+    """Pooling, Dense and Normalize inside the static graph: Predictor.encode equals sentence-transformers' encode,
+    with prompts (left out of the pooling by a pooling_mask input where the model says so) and buckets."""
+    from paddle_roberta import export_inference
+    from paddle_roberta.serving import Predictor
+
+    st = build(tmp_path, family, prompts={"query": "query: "}, **pipeline)
+    convert(tmp_path / "st", tmp_path / "out", verify=False)
+    result = export_inference(tmp_path / "out", tmp_path / "served", source=tmp_path / "st")
+    assert result.outputs == ["sentence_embedding"]
+    assert ("pooling_mask" in result.inputs[-1]["name"]) == (not pipeline.get("include_prompt", True))
+    assert result.verify_report["ok"] and "prompt 'query'" in result.verify_report["text"]
+    predictor = Predictor(tmp_path / "served")
+    for prompt_name in (None, "query"):
+        want = st.encode(TEXTS, prompt_name=prompt_name)
+        assert_same_vectors(want, predictor.encode(TEXTS, prompt_name=prompt_name, batch_size=3))
+    np.testing.assert_array_equal(predictor(TEXTS)["sentence_embedding"], predictor.encode(TEXTS))
+    readme = (tmp_path / "served" / "README.md").read_text(encoding="utf-8")
+    assert "predictor.encode(" in readme and "SentenceEmbeddingPostHandler" in readme
+
+
+def test_simple_server_route_returns_the_embeddings(tmp_path, paddle_quiet):
+    from test_simple_server import Server
+
+    from paddle_roberta import export_inference
+
+    st = build(tmp_path, "bert", modes=["mean"], dense=[(32, "Tanh")], include_prompt=False,
+               prompts={"query": "query: "})
+    convert(tmp_path / "st", tmp_path / "out", verify=False)
+    export_inference(tmp_path / "out", tmp_path / "served")
+    server = Server(tmp_path / "served", tmp_path)
+    try:
+        for parameters in ({}, {"prompt_name": "query", "batch_size": 2}, {"normalize": True}):
+            r = server.post({"data": {"text": TEXTS}, "parameters": parameters})
+            assert r.status_code == 200, r.text
+            got = np.asarray(r.json()["result"]["sentence_embedding"], dtype=np.float32)
+            want = st.encode(TEXTS, prompt_name=parameters.get("prompt_name"),
+                             normalize_embeddings=parameters.get("normalize", False))
+            assert_same_vectors(want, got)
+        for body, message in (({"data": {"text": ["a"]}, "parameters": {"prompt_name": "nope"}}, "prompt_name"),
+                              ({"data": {"text": ["a"], "text_pair": ["b"]}}, "single texts"),
+                              ({"data": {"text": ["a"]}, "parameters": {"normalize": "yes"}}, "normalize"),
+                              ({"data": {"text": ["a"]}, "parameters": {"max_seq_len": 1}}, "max_seq_len")):
+            r = server.post(body)
+            assert r.status_code == 422 and message in r.json()["detail"], r.text
+        assert server.post({"data": {"text": "one"}}).status_code == 200
+    finally:
+        server.close()

@@ -1,7 +1,8 @@
 """Hub ids as sources: the local Hugging Face cache first, a download with huggingface_hub when online.
 
 The cache is huggingface_hub's own (HF_HOME / HF_HUB_CACHE); HF_HUB_OFFLINE=1 forbids the network.
-Only what a conversion reads is fetched: config, weights of one format, tokenizer files.
+Only what a conversion reads is fetched: config, weights of one format, tokenizer files, a sentence-transformers
+model's modules.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from ..errors import ConversionError
 from ..tokenizer.kind import TOKENIZER_FILES
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-COMMON = ["config.json", *TOKENIZER_FILES]
+# sentence-transformers models: the module list, their configs and Dense weights (sentence/modules.py)
+SENTENCE = ["modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "*_Pooling/*", "*_Dense/*"]
+COMMON = ["config.json", *TOKENIZER_FILES, *SENTENCE]
 FORMATS = (["model.safetensors", "model.safetensors.index.json", "model-*.safetensors"],
            ["pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*.bin"])
 

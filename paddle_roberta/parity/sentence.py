@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..sentence.encoder import prompt_for
 from . import compare as parity
 
 COSINE_ATOL = 1e-6
@@ -22,7 +23,7 @@ SENTENCE_TEXTS = ["中国的首都是北京。", "今天天气很好，我们去
 def sentence_rows(side, src, encoder, atol, user_texts=(), dtype="float32") -> tuple:
     """(report rows, as ``verify``'s outputs; what was compared) for the source ``src`` and ``encoder``."""
     texts = SENTENCE_TEXTS + list(user_texts)
-    prompts = {None: encoder.prompt_for() or ""}  # the model's default prompt, if any
+    prompts = {None: prompt_for(encoder.pipeline)}  # the model's default prompt, if any
     for name, text in encoder.pipeline.prompts.items():
         if text not in prompts.values():
             prompts[name] = text

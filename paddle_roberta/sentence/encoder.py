@@ -3,10 +3,11 @@
     encoder = paddle_roberta.SentenceEncoder.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
     vectors = encoder.encode(["今天天气很好", "It is a sunny day"])   # numpy [2, dimension]
 
-``encode`` does what ``SentenceTransformer.encode`` does, step by step: the prompt (``prompt_name`` /
+``encode_sentences`` does what ``SentenceTransformer.encode`` does, step by step: the prompt (``prompt_name`` /
 ``prompt`` / the model's default) prepended, texts stripped (and lower-cased where the model says so), sorted
 longest first and batched, tokenized with truncation at ``max_seq_length``, the body, then the pipeline
-(``pooling.SentenceHead``), back in the caller's order.
+(``pooling.SentenceHead``), back in the caller's order. The dygraph ``SentenceEncoder`` and the inference
+export's ``serving.Predictor`` both encode through it; each brings ``embed(feed, pooling_mask)``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,71 @@ import numpy as np
 
 from ..errors import ConversionError
 from .modules import PIPELINE_JSON, Pipeline, read_pipeline
+
+
+def prompt_for(pipeline: Pipeline, prompt_name=None, prompt=None) -> str:
+    """The prompt ``encode`` prepends: ``prompt``, else the one named, else the model's default ("" for none)."""
+    if prompt is not None:
+        return prompt
+    if prompt_name is not None:
+        if prompt_name not in pipeline.prompts:
+            raise ValueError(f"prompt_name {prompt_name!r} is not one of this model's prompts "
+                             f"({', '.join(pipeline.prompts) or 'none'})")
+        return pipeline.prompts[prompt_name]
+    if pipeline.default_prompt_name is not None:
+        return pipeline.prompts.get(pipeline.default_prompt_name) or ""
+    return ""
+
+
+def prepare(pipeline: Pipeline, texts) -> list:
+    """Texts as sentence-transformers' Transformer module tokenizes them: stripped, lower-cased if the model says so."""
+    texts = [str(t).strip() for t in texts]
+    return [t.lower() for t in texts] if pipeline.do_lower_case else texts
+
+
+def encode_sentences(impl, sentences, batch_size=32, normalize=False, prompt_name=None, prompt=None,
+                     show_progress_bar=None, max_length=None) -> np.ndarray:
+    """``impl``: a ``SentenceEncoder`` or a ``serving.Predictor`` of a sentence export (``pipeline``,
+    ``tokenize_sentences(texts, max_length)``, ``special_ids``, ``embed(feed, pooling_mask)``)."""
+    single = isinstance(sentences, str)
+    texts = [sentences] if single else list(sentences)
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("sentences must be a string or a list of strings")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+    pipeline = impl.pipeline
+    limit = min(max_length or pipeline.max_seq_length, pipeline.max_seq_length)
+    prompt = prompt_for(pipeline, prompt_name, prompt)
+    cut = 0
+    if prompt:
+        texts = [prompt + t for t in texts]
+        if not pipeline.pooling["include_prompt"]:
+            cut = prompt_length(impl, prompt, limit)
+    order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: less padding per batch
+    result = np.zeros((len(texts), pipeline.dimension), dtype=np.float32)
+    starts = range(0, len(texts), batch_size)
+    if show_progress_bar is None:
+        show_progress_bar = len(starts) > 10
+    if show_progress_bar:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="Batches", unit="batch")
+    for start in starts:
+        idx = order[start:start + batch_size]
+        feed = impl.tokenize_sentences([texts[i] for i in idx], limit)
+        mask = feed["attention_mask"].copy()
+        mask[:, :cut] = 0  # the prompt's tokens, where the model pools without them (sentence-transformers' Pooling)
+        result[idx] = impl.embed(feed, mask)
+    if normalize:
+        result = result / np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
+    return result[0] if single else result
+
+
+def prompt_length(impl, prompt: str, limit: int) -> int:
+    """Tokens of the prompt the pooling leaves out: the prompt tokenized alone, less its final special token
+    (sentence-transformers' ``_get_prompt_length``)."""
+    ids = impl.tokenize_sentences([prompt], limit)["input_ids"][0]
+    return len(ids) - (1 if int(ids[-1]) in impl.special_ids else 0)
 
 
 def dense_values(pipeline: Pipeline) -> list:
@@ -57,9 +123,9 @@ class SentenceEncoder:
             raise ConversionError(f"{self.path}: no PaddleNLP tokenizer was written (see its README); "
                                   "SentenceEncoder needs one")
         self.tokenizer = pt.AutoTokenizer.from_pretrained(self.path)
+        self.special_ids = set(self.tokenizer.all_special_ids)
         self.head = SentenceHead(pipeline, dense_values(pipeline))
         self._lock = threading.Lock()  # PaddleNLP's tokenizers keep per-call state (truncation settings)
-        self._prompt_lengths = {}
 
     @classmethod
     def from_pretrained(cls, src, dtype=None, **options):
@@ -79,97 +145,46 @@ class SentenceEncoder:
     def max_seq_length(self) -> int:
         return self.pipeline.max_seq_length
 
-    def prompt_for(self, prompt_name=None, prompt=None) -> str | None:
-        """The prompt ``encode`` prepends: ``prompt``, else the one named, else the model's default."""
-        if prompt is not None:
-            return prompt
-        if prompt_name is not None:
-            if prompt_name not in self.pipeline.prompts:
-                raise ValueError(f"prompt_name {prompt_name!r} is not one of this model's prompts "
-                                 f"({', '.join(self.pipeline.prompts) or 'none'})")
-            return self.pipeline.prompts[prompt_name]
-        if self.pipeline.default_prompt_name is not None:
-            return self.pipeline.prompts.get(self.pipeline.default_prompt_name)
-        return None
-
-    def tokenize(self, texts: list) -> dict:
-        """The body's inputs for ``texts`` (prompts already prepended), as sentence-transformers' Transformer
-        module makes them: stripped, lower-cased if the model says so, truncated at ``max_seq_length``."""
-        texts = [str(t).strip() for t in texts]
-        if self.pipeline.do_lower_case:
-            texts = [t.lower() for t in texts]
-        with self._lock:
-            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length,
-                                 return_attention_mask=True, return_token_type_ids=self.family.token_types)
-        keys = ("input_ids", "attention_mask") + (("token_type_ids",) if self.family.token_types else ())
-        return {k: np.asarray(enc[k], dtype=np.int64) for k in keys}
-
-    def prompt_length(self, prompt: str) -> int:
-        """Tokens of the prompt the pooling leaves out (``include_prompt`` false): the prompt tokenized alone, less
-        its final special token (sentence-transformers' ``_get_prompt_length``)."""
-        if prompt not in self._prompt_lengths:
-            ids = self.tokenize([prompt])["input_ids"][0]
-            n = len(ids) - (1 if int(ids[-1]) in set(self.tokenizer.all_special_ids) else 0)
-            self._prompt_lengths[prompt] = n
-        return self._prompt_lengths[prompt]
-
-    def pooling_mask(self, feed: dict, prompt: str | None) -> np.ndarray:
-        mask = feed["attention_mask"].copy()
-        if prompt and not self.pipeline.pooling["include_prompt"]:
-            mask[:, :self.prompt_length(prompt)] = 0
-        return mask
-
     def encode(self, sentences, batch_size: int = 32, normalize: bool = False, prompt_name: str | None = None,
                prompt: str | None = None, show_progress_bar: bool | None = None) -> np.ndarray:
         """Embeddings of ``sentences`` (a string, or a list of strings), float32 numpy ``[n, dimension]`` (``[dimension]``
         for one string). ``normalize`` scales each to length 1 (after the model's own Normalize, if any). A
         progress bar shows for more than 10 batches unless ``show_progress_bar`` says otherwise."""
+        return encode_sentences(self, sentences, batch_size, normalize, prompt_name, prompt, show_progress_bar)
+
+    def tokenize_sentences(self, texts: list, max_length: int) -> dict:
+        texts = prepare(self.pipeline, texts)
+        with self._lock:
+            enc = self.tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                                 return_attention_mask=True, return_token_type_ids=self.family.token_types)
+        keys = ("input_ids", "attention_mask") + (("token_type_ids",) if self.family.token_types else ())
+        return {k: np.asarray(enc[k], dtype=np.int64) for k in keys}
+
+    def embed(self, feed: dict, pooling_mask: np.ndarray) -> np.ndarray:
         import paddle
 
-        single = isinstance(sentences, str)
-        texts = [sentences] if single else list(sentences)
-        if not all(isinstance(t, str) for t in texts):
-            raise TypeError("sentences must be a string or a list of strings")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
-        prompt = self.prompt_for(prompt_name, prompt)
-        if prompt:
-            texts = [prompt + t for t in texts]
-        order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: less padding per batch
-        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        starts = range(0, len(texts), batch_size)
-        if show_progress_bar is None:
-            show_progress_bar = len(starts) > 10
-        if show_progress_bar:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="Batches", unit="batch")
-        for start in starts:
-            idx = order[start:start + batch_size]
-            feed = self.tokenize([texts[i] for i in idx])
-            pool_mask = self.pooling_mask(feed, prompt)
-            with paddle.no_grad():
-                out = self.model(**{k: paddle.to_tensor(v) for k, v in feed.items()}, return_dict=True)
-                hidden = out.last_hidden_state.astype("float32")
-                vectors = self.head(hidden, paddle.to_tensor(pool_mask))
-            result[idx] = vectors.numpy()
-        if normalize:
-            result = result / np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
-        return result[0] if single else result
+        with paddle.no_grad():
+            out = self.model(**{k: paddle.to_tensor(v) for k, v in feed.items()}, return_dict=True)
+            vectors = self.head(out.last_hidden_state.astype("float32"), paddle.to_tensor(pooling_mask))
+        return vectors.numpy()
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Pairwise similarity of two sets of embeddings, by the model's ``similarity_fn_name`` (cosine by default;
         dot, euclidean and manhattan as negative distances, as sentence-transformers)."""
-        a, b = np.atleast_2d(a).astype(np.float64), np.atleast_2d(b).astype(np.float64)
-        fn = self.pipeline.similarity_fn_name or "cosine"
-        if fn == "cosine":
-            a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-8)
-            b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-8)
-            return a @ b.T
-        if fn == "dot":
-            return a @ b.T
-        if fn == "euclidean":
-            return -np.linalg.norm(a[:, None] - b[None], axis=-1)
-        if fn == "manhattan":
-            return -np.abs(a[:, None] - b[None]).sum(axis=-1)
-        raise ValueError(f"similarity_fn_name {fn!r} is not cosine, dot, euclidean or manhattan")
+        return similarity(self.pipeline, a, b)
+
+
+def similarity(pipeline: Pipeline, a, b) -> np.ndarray:
+    a, b = np.atleast_2d(a).astype(np.float64), np.atleast_2d(b).astype(np.float64)
+    fn = pipeline.similarity_fn_name or "cosine"
+    if fn == "cosine":
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-8)
+        b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-8)
+        return a @ b.T
+    if fn == "dot":
+        return a @ b.T
+    if fn == "euclidean":
+        return -np.linalg.norm(a[:, None] - b[None], axis=-1)
+    if fn == "manhattan":
+        return -np.abs(a[:, None] - b[None]).sum(axis=-1)
+    raise ValueError(f"similarity_fn_name {fn!r} is not cosine, dot, euclidean or manhattan")

@@ -95,6 +95,12 @@ class Pipeline:
                 "sentence_transformers": self.st_files}
 
 
+def pipeline_from_json(data: dict) -> Pipeline:
+    """``Pipeline.as_json``'s value back (an inference export keeps it in inference.json)."""
+    return Pipeline(data["modules"], data["max_seq_length"], data.get("do_lower_case", False), data.get("prompts") or {},
+                    data.get("default_prompt_name"), data.get("similarity_fn_name"), data.get("sentence_transformers") or {})
+
+
 def is_sentence_transformers(path) -> bool:
     return os.path.isfile(os.path.join(os.fspath(path), MODULES_JSON))
 
@@ -261,5 +267,4 @@ def read_pipeline(folder: str) -> Pipeline | None:
             if found is None:
                 raise ConversionError(f"{os.path.join(folder, m['path'])}: the Dense module's weights are missing")
             m["weights"] = found[0]
-    return Pipeline(data["modules"], data["max_seq_length"], data.get("do_lower_case", False), data.get("prompts") or {},
-                    data.get("default_prompt_name"), data.get("similarity_fn_name"), data.get("sentence_transformers") or {})
+    return pipeline_from_json(data)

@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..errors import ConversionError
+from ..sentence.encoder import encode_sentences, prepare
+from ..sentence.modules import pipeline_from_json
 from .buckets import DEFAULT_STEP, bucket_for, bucket_lengths, pad_feed
 
 INFERENCE_JSON = "inference.json"
@@ -77,6 +79,8 @@ class Predictor:
         self._empty = None
         self._tokenizer = tokenizer
         self._tokenizer_lock = threading.Lock()
+        # a sentence-transformers model: its pipeline (prompts, max_seq_length, lower-casing) is in the graph's spec
+        self.pipeline = pipeline_from_json(self.spec["sentence"]) if self.spec.get("sentence") else None
 
     @property
     def paddle_predictor(self):
@@ -97,6 +101,8 @@ class Predictor:
         additive causal mask it needs is built from it (``spec["causal_mask"]``). A batch of 0 returns
         arrays with a 0 batch dimension. The batch is padded to its length bucket first (``buckets``); per-token
         outputs come back at the batch's own length."""
+        if "pooling_mask" in self.input_names and "pooling_mask" not in feed:  # no prompt to leave out
+            feed = dict(feed, pooling_mask=feed["attention_mask"])
         feed = {spec["name"]: np.asarray(feed[spec["name"]]) for spec in self.spec["inputs"]}
         length = feed["input_ids"].shape[-1]
         if all(feed[s["name"]].ndim == self._rank(s) for s in self.spec["inputs"]):  # not a ready-made 4-D causal mask
@@ -154,15 +160,25 @@ class Predictor:
                            for name, value in out.items()}
         return {name: value.copy() for name, value in self._empty.items()}
 
-    def tokenize(self, texts, text_pairs=None, max_length=None) -> dict:
-        """The model's inputs for ``texts`` (a string, or a list of strings; for multiple choice, a list of lists
-        of choices), padded, with the tokenizer beside the model. ``max_length`` past the model's positions
-        (``spec["max_length"]``) is clamped to them, with a warning."""
+    @property
+    def tokenizer(self):
+        """PaddleNLP's tokenizer beside the model, loaded on first use."""
         with self._tokenizer_lock:
             if self._tokenizer is None:
                 import paddlenlp.transformers as pt
 
                 self._tokenizer = pt.AutoTokenizer.from_pretrained(self.path)
+            return self._tokenizer
+
+    def tokenize(self, texts, text_pairs=None, max_length=None) -> dict:
+        """The model's inputs for ``texts`` (a string, or a list of strings; for multiple choice, a list of lists
+        of choices), padded, with the tokenizer beside the model. ``max_length`` past the model's positions
+        (``spec["max_length"]``) is clamped to them, with a warning. A sentence-transformers model's texts are
+        stripped (and lower-cased where it says so) and cut at its ``max_seq_length``, as it tokenizes them."""
+        self.tokenizer  # noqa: B018 -- loaded
+        if self.pipeline is not None:
+            texts = prepare(self.pipeline, [texts] if isinstance(texts, str) else texts)
+            max_length = min(max_length or self.pipeline.max_seq_length, self.pipeline.max_seq_length)
         choices = self.spec["rank"] == 3
         if isinstance(texts, str):  # one text, not a list of characters
             texts = [texts]
@@ -182,13 +198,13 @@ class Predictor:
             warnings.warn(f"max_length {max_length} is past the model's {limit} positions; clamped to {limit}",
                           stacklevel=3)
         limit = min(max_length or limit, limit)
-        room = self._tokenizer.num_special_tokens_to_add(pair=pairs is not None) + (1 if pairs is None else 2)
+        room = self.tokenizer.num_special_tokens_to_add(pair=pairs is not None) + (1 if pairs is None else 2)
         if limit < room:  # PaddleNLP's tokenizer would log an error and return the text untruncated
             raise ValueError(f"max_length {limit} leaves no room for the text: at least {room} (special tokens and "
                              "one token of each text)")
         if not flat:
             return {name: np.zeros((0,) * i["rank"], dtype=np.int64) for name, i in zip(self.input_names, self.spec["inputs"])}
-        enc = self._tokenizer(flat, pairs, padding=True, truncation=True, max_length=limit, return_attention_mask=True)
+        enc = self.tokenizer(flat, pairs, padding=True, truncation=True, max_length=limit, return_attention_mask=True)
         feed = {name: np.asarray(enc[name], dtype=np.int64) for name in self.input_names if name in enc}
         if "token_type_ids" in self.input_names and "token_type_ids" not in feed:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
@@ -198,4 +214,27 @@ class Predictor:
         return feed
 
     def __call__(self, texts, text_pairs=None, max_length=None) -> dict:
+        if self.pipeline is not None:  # prompts and batching as sentence-transformers: encode
+            return {"sentence_embedding": self.encode(texts, max_length=max_length)}
         return self.run(self.tokenize(texts, text_pairs, max_length))
+
+    # --- a sentence-transformers model's export: its embeddings as SentenceEncoder and sentence-transformers give them
+
+    def encode(self, sentences, batch_size: int = 32, normalize: bool = False, prompt_name: str | None = None,
+               prompt: str | None = None, show_progress_bar: bool | None = None, max_length=None):
+        """As ``paddle_roberta.SentenceEncoder.encode`` (the pooling, Dense and Normalize run inside the graph)."""
+        if self.pipeline is None:
+            raise ConversionError(f"{self.path}: not a sentence-transformers model's export: encode gives sentence "
+                                  "embeddings only for those (call the predictor for this model's outputs)")
+        return encode_sentences(self, sentences, batch_size, normalize, prompt_name, prompt, show_progress_bar,
+                                max_length)
+
+    @property
+    def special_ids(self) -> set:
+        return set(self.tokenizer.all_special_ids)
+
+    def tokenize_sentences(self, texts, max_length) -> dict:
+        return self.tokenize(texts, None, max_length)
+
+    def embed(self, feed, pooling_mask):
+        return self.run(dict(feed, pooling_mask=pooling_mask))["sentence_embedding"]

@@ -26,7 +26,8 @@ model: oneDNN keeps weight copies per calling thread, and uvicorn calls from a p
 to ``max_seq_len`` (default: the model's positions), and answers a bad request with a 422 and a message.
 
 Request: ``{"data": {"text": str | [str], "text_pair": ...}, "parameters": {"max_seq_len": int,
-"batch_size": int}}`` (a multiple-choice model takes ``text`` as a list of lists of choices).
+"batch_size": int}}`` (a multiple-choice model takes ``text`` as a list of lists of choices; a sentence-transformers
+model also ``"prompt_name"`` and ``"normalize"``, and answers ``sentence_embedding``, one vector per text).
 The model handler's answer holds every output of the graph by name (per-token outputs cut to each
 text's real tokens), ``logits`` (the head's first output, for PaddleNLP's post handlers), and per text
 its ``tokens``, which are ``special`` and their ``segment`` (1 for the ``text_pair``'s).
@@ -149,6 +150,8 @@ class ModelHandler(BaseModelHandler):
             raise _bad("data.text is an empty list: send at least one text")
         if pairs is not None and len(pairs) != len(texts):
             raise _bad(f"data.text has {len(texts)} texts and data.text_pair {len(pairs)}: they go in pairs")
+        if ours.pipeline is not None:
+            return _sentence_embeddings(ours, tokenizer, texts, pairs, parameters)
         max_len = _positive_int(parameters, "max_seq_len", ours.spec["max_length"], ours.spec["max_length"])
         batch = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
         if ours.spec["head"] == "ForQuestionAnswering" and pairs is None:
@@ -179,6 +182,29 @@ class ModelHandler(BaseModelHandler):
             answer["logits"] = answer[head_outputs[0]]
         answer.update(tokens=tokens, special=special, segment=segment, head=ours.spec["head"], id2label=_id2label(ours.path))
         return answer
+
+
+def _sentence_embeddings(ours, tokenizer, texts, pairs, parameters):
+    """A sentence-transformers model's route: ``parameters`` may name a ``prompt_name`` of the model, ``normalize``
+    (true/false), ``max_seq_len`` (at most the model's ``max_seq_length``) and ``batch_size``."""
+    pipeline = ours.pipeline
+    if pairs is not None:
+        raise _bad("data.text_pair: a sentence-embedding model encodes single texts (send them all in data.text)")
+    prompt_name = parameters.get("prompt_name")
+    if prompt_name is not None and (not isinstance(prompt_name, str) or prompt_name not in pipeline.prompts):
+        raise _bad(f"parameters.prompt_name must be one of {sorted(pipeline.prompts)}, not {json.dumps(prompt_name)[:60]}")
+    normalize = parameters.get("normalize", False)
+    if not isinstance(normalize, bool):
+        raise _bad(f"parameters.normalize must be true or false, not {json.dumps(normalize)[:60]}")
+    max_len = _positive_int(parameters, "max_seq_len", pipeline.max_seq_length, pipeline.max_seq_length)
+    room = tokenizer.num_special_tokens_to_add(pair=False) + 1
+    if max_len < room:
+        raise _bad(f"parameters.max_seq_len must be at least {room} here ({room - 1} special tokens and one token of "
+                   f"the text), not {max_len}")
+    batch = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
+    vectors = ours.encode(texts, batch_size=batch, normalize=normalize, prompt_name=prompt_name, max_length=max_len,
+                          show_progress_bar=False)
+    return {"sentence_embedding": vectors.tolist(), "head": "SentenceEmbedding", "dimension": pipeline.dimension}
 
 
 def _id2label(path):
@@ -242,6 +268,14 @@ class EmbeddingPostHandler(BasePostHandler):
         if "pooler_output" in data:
             out["pooler_output"] = data["pooler_output"]
         return out
+
+
+class SentenceEmbeddingPostHandler(BasePostHandler):
+    """A sentence-transformers model: for each text, its embedding (the model's pooling, Dense and Normalize)."""
+
+    @classmethod
+    def process(cls, data, parameters):
+        return {"sentence_embedding": data["sentence_embedding"]}
 
 
 class OutputsPostHandler(BasePostHandler):
