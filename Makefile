@@ -12,7 +12,7 @@ STABLE_VERSIONS ?= 2.8.1 2.7.2 2.6.1 2.6.0
 STABLE_STAMPS := $(foreach v,$(STABLE_VERSIONS),.venv-stable-$(v)/.installed)
 STABLE_CASES := build/stable-cases
 
-.PHONY: demo test test-main test-stable bench bench-serving clean
+.PHONY: demo test test-main test-stable bench bench-serving bench-sentence clean
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ $(VENV)/.bench: $(STAMP)
 bench-serving: $(VENV)/.bench
 	$(PY) bench/bench_serving.py
 	$(PY) bench/bench_load.py
+
+bench-sentence: $(STAMP)
+	$(PY) bench/bench_sentence.py
 
 clean:
 	rm -rf $(VENV) .venv-stable-* build *.egg-info

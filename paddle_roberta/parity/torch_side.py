@@ -91,7 +91,7 @@ class TorchSide:
 
         return compare.run_torch(self.model, inputs)
 
-    def sentence_encode(self, src, texts, prompt_name, dtype):
+    def sentence_encode(self, src, texts, prompt_name, dtype, batch_size=4):
         """sentence-transformers' own ``encode`` of ``texts`` with the model at ``src`` (half precision: as float32 on
         the rounded weights, as ``load``)."""
         if self.sentence_key != (src, dtype):
@@ -102,7 +102,7 @@ class TorchSide:
             if dtype != "float32":
                 model = model.to(getattr(torch, dtype)).float()
             self.sentence, self.sentence_key = model.eval(), (src, dtype)
-        return self.sentence.encode(texts, prompt_name=prompt_name, batch_size=4, convert_to_numpy=True,
+        return self.sentence.encode(texts, prompt_name=prompt_name, batch_size=batch_size, convert_to_numpy=True,
                                     show_progress_bar=False).astype(np.float32)
 
     def fill_mask(self, texts, key, token_types, limit):
