@@ -2,7 +2,7 @@
 
 `sh` blocks run with bash, `python` blocks with this Python, each in its own process, all in one working
 directory that holds what the README's names refer to, built here at small shapes (no download):
-`path/to/hf-model`, the hub id `clue/roberta_chinese_clue_tiny` in an offline Hugging Face cache,
+`path/to/hf-model`, `path/to/sentence-model` (a sentence-transformers model), the hub id `clue/roberta_chinese_clue_tiny` in an offline Hugging Face cache,
 `roberta_chinese_clue_tiny/` at that seed's exact shape, `served/` (an `export --to inference`), and
 `.venv` and `convert/` linked to the project's. A block that cannot run here (output samples, `make`
 targets that take minutes, a synopsis with placeholders) carries `<!-- not run: REASON -->` on the line
@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from paddle_roberta.dev.seeds import SEEDS
-from paddle_roberta.dev.synthetic import build_checkpoint
+from paddle_roberta.dev.synthetic import build_checkpoint, build_sentence_transformer
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
@@ -60,6 +60,8 @@ def workdir(tmp_path_factory):
     os.symlink(os.path.join(ROOT, "convert"), ws / "convert")
     build_checkpoint(str(ws / "path" / "to" / "hf-model"), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
     hub_cache(ws / "hf_home", "clue/roberta_chinese_clue_tiny", ws / "path" / "to" / "hf-model")
+    build_sentence_transformer(str(ws / "path" / "to" / "sentence-model"), "bert", SMALL_CLUE, modes=("mean",),
+                               normalize=True, prompts={"query": "query: "}, max_seq_length=64)
     seed = SEEDS["clue/roberta_chinese_clue_tiny"]
     build_checkpoint(str(ws / "roberta_chinese_clue_tiny"), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
     clf = dict(SMALL_CLUE, architectures=["BertForSequenceClassification"], num_labels=3)

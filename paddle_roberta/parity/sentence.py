@@ -35,8 +35,7 @@ def sentence_rows(side, src, encoder, atol, user_texts=(), dtype="float32") -> t
     for name in prompts:
         want = np.asarray(side.call("sentence_encode", src=src, texts=texts, prompt_name=name, dtype=dtype, batch_size=4))
         again = np.asarray(side.call("sentence_encode", src=src, texts=texts, prompt_name=name, dtype=dtype, batch_size=1))
-        floor = float(np.abs(cosines(want) - cosines(again)).max())  # the reference's own float32 noise
-        bar = max(COSINE_ATOL, 2 * floor)
+        bar, floor = cosine_bar(want, again)
         got = encoder.encode(texts, prompt_name=name, batch_size=4)  # several batches, sorted by length
         label = "sentence_embedding" + (f" (prompt {name!r})" if name else "")
         d = parity.diff(label, want, got, None)
@@ -50,6 +49,13 @@ def sentence_rows(side, src, encoder, atol, user_texts=(), dtype="float32") -> t
                      "padded_max_abs": None, "padded_differs": False, "bar": bar, "reference_noise": floor})
     info = {"texts": len(texts), "prompts": [n for n in prompts if n], "pipeline": encoder.pipeline.summary()}
     return rows, info
+
+
+def cosine_bar(want, again) -> tuple:
+    """(bar, the reference's own noise): ``want`` and ``again`` are the reference's embeddings of the same texts at two
+    batch sizes; the bar is ``COSINE_ATOL``, or twice their worst pairwise cosine difference where that is larger."""
+    floor = float(np.abs(cosines(want) - cosines(again)).max())
+    return max(COSINE_ATOL, 2 * floor), floor
 
 
 def cosines(x: np.ndarray) -> np.ndarray:
