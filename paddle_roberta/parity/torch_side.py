@@ -91,9 +91,9 @@ class TorchSide:
 
         return compare.run_torch(self.model, inputs)
 
-    def sentence_encode(self, src, texts, prompt_name, dtype, batch_size=4):
+    def sentence_encode(self, src, texts, prompt_name, dtype, precision="float32"):
         """sentence-transformers' own ``encode`` of ``texts`` with the model at ``src`` (half precision: as float32 on
-        the rounded weights, as ``load``)."""
+        the rounded weights, as ``load``), in float32 or float64 (``sentence.reference_embeddings``)."""
         if self.sentence_key != (src, dtype):
             import torch
             from sentence_transformers import SentenceTransformer
@@ -102,8 +102,9 @@ class TorchSide:
             if dtype != "float32":
                 model = model.to(getattr(torch, dtype)).float()
             self.sentence, self.sentence_key = model.eval(), (src, dtype)
-        return self.sentence.encode(texts, prompt_name=prompt_name, batch_size=batch_size, convert_to_numpy=True,
-                                    show_progress_bar=False).astype(np.float32)
+        from .sentence import reference_embeddings
+
+        return reference_embeddings(self.sentence, texts, precision, prompt_name=prompt_name)
 
     def fill_mask(self, texts, key, token_types, limit):
         """For each text, the top-5 tokens at each of its masks (the torch half of ``verify._fill_mask``)."""

@@ -297,8 +297,8 @@ def format_report(report: dict) -> str:
         prompts = f", and with each prompt ({', '.join(info['prompts'])})" if info["prompts"] else ""
         lines.append(f"sentence embeddings: {info['pipeline']}; sentence-transformers' encode vs paddle_roberta's "
                      f"SentenceEncoder on {info['texts']} texts (Chinese, English, mixed, empty, past max_seq_length)"
-                     f"{prompts}; pairwise cosines within 1e-6, or twice sentence-transformers' own batch-size noise "
-                     "where larger")
+                     f"{prompts}; pairwise cosines within 1e-6 (or, where float32 is less precise, no further from "
+                     "sentence-transformers in float64 than twice its own float32)")
     lines += ["", parity.TABLE_HEAD]
     for o in report["outputs"]:
         lines.append(parity.table_row(o["name"], o["shape"], o["max_abs"], o["max_rel"], o["within"], o["padded_max_abs"]))

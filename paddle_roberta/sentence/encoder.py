@@ -60,7 +60,7 @@ def encode_sentences(impl, sentences, batch_size=32, normalize=False, prompt_nam
         if not pipeline.pooling["include_prompt"]:
             cut = prompt_length(impl, prompt, limit)
     order = np.argsort([-len(t) for t in texts], kind="stable")  # longest first: less padding per batch
-    result = np.zeros((len(texts), pipeline.dimension), dtype=np.float32)
+    result = np.zeros((len(texts), pipeline.dimension), dtype=np.float32)  # float64 where ``embed`` gives it
     starts = range(0, len(texts), batch_size)
     if show_progress_bar is None:
         show_progress_bar = len(starts) > 10
@@ -73,7 +73,10 @@ def encode_sentences(impl, sentences, batch_size=32, normalize=False, prompt_nam
         feed = impl.tokenize_sentences([texts[i] for i in idx], limit)
         mask = feed["attention_mask"].copy()
         mask[:, :cut] = 0  # the prompt's tokens, where the model pools without them (sentence-transformers' Pooling)
-        result[idx] = impl.embed(feed, mask)
+        vectors = impl.embed(feed, mask)
+        if vectors.dtype != result.dtype:
+            result = result.astype(vectors.dtype)
+        result[idx] = vectors
     if normalize:
         result = result / np.maximum(np.linalg.norm(result, axis=1, keepdims=True), 1e-12)
     return result[0] if single else result
@@ -126,6 +129,7 @@ class SentenceEncoder:
         self.special_ids = set(self.tokenizer.all_special_ids)
         self.head = SentenceHead(pipeline, dense_values(pipeline))
         self._lock = threading.Lock()  # PaddleNLP's tokenizers keep per-call state (truncation settings)
+        self._dtype = "float32"
 
     @classmethod
     def from_pretrained(cls, src, dtype=None, **options):
@@ -165,8 +169,21 @@ class SentenceEncoder:
 
         with paddle.no_grad():
             out = self.model(**{k: paddle.to_tensor(v) for k, v in feed.items()}, return_dict=True)
-            vectors = self.head(out.last_hidden_state.astype("float32"), paddle.to_tensor(pooling_mask))
+            vectors = self.head(out.last_hidden_state.astype(self._dtype), paddle.to_tensor(pooling_mask))
         return vectors.numpy()
+
+    def encode_float64(self, sentences, prompt_name=None, batch_size=4) -> np.ndarray:
+        """``encode`` with the model and pipeline cast to float64 for the call (float32 -> float64 -> float32 is
+        exact): the reference verification judges float32 noise against. Not for use alongside other calls."""
+        self.model.to(dtype="float64")
+        self.head.to(dtype="float64")
+        self._dtype = "float64"
+        try:
+            return self.encode(sentences, batch_size=batch_size, prompt_name=prompt_name, show_progress_bar=False)
+        finally:
+            self.model.to(dtype="float32")
+            self.head.to(dtype="float32")
+            self._dtype = "float32"
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Pairwise similarity of two sets of embeddings, by the model's ``similarity_fn_name`` (cosine by default;
