@@ -112,7 +112,8 @@ def _convert(src, out, format, dtype, num_choices, overwrite, family, head, prog
             report = verified(source.path, tmp, out, atol, weights=source.weights_path, torch_side=helper) if verify else None
             pause_point("verifying")
             given = os.fspath(src)
-            write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype, why_not)
+            write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype, why_not,
+                             pipeline and pipeline.summary())
             write_marker(tmp, given, plan.paddle_class)  # last: it lists the files above with their sha256
             pause_point("writing")
     return Result(out, plan.paddle_class, written, dropped=plan.dropped, notes=plan.notes, verify_report=report,

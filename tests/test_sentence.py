@@ -101,6 +101,8 @@ def test_verify_passes_and_lists_the_pipeline(tmp_path, paddle_quiet, family):
     with open(tmp_path / "out" / "sentence_encoder.json", encoding="utf-8") as f:
         written = json.load(f)
     assert [m["type"] for m in written["modules"]] == ["Pooling", "Dense", "Normalize"]
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert 'SentenceEncoder("out").encode(' in card and "Pooling (mean, prompt excluded)" in card
     assert written["default_prompt_name"] == "query" and written["max_seq_length"] == 16
 
 

@@ -22,10 +22,11 @@ def versions() -> dict:
 
 
 def write_model_card(folder: str, final_path: str, source: str, paddle_class: str, tokenizer_class, verify_text,
-                     dtype: str = "float32", tokenizer_not_written: str | None = None) -> None:
+                     dtype: str = "float32", tokenizer_not_written: str | None = None, sentence: str | None = None) -> None:
     """README.md into ``folder`` (the temporary directory), naming ``final_path``, where it will be.
     ``source``: what the user gave, a hub id or a directory. ``tokenizer_not_written``: why the source's tokenizer has
-    no PaddleNLP counterpart here (``tokenizer.kind.not_written``)."""
+    no PaddleNLP counterpart here (``tokenizer.kind.not_written``). ``sentence``: a sentence-transformers model's
+    pipeline, in one line (``Pipeline.summary``)."""
     title = source if not os.path.isdir(source) else os.path.basename(os.path.abspath(source))
     name = os.path.basename(os.path.abspath(final_path))
     load_kw = "" if dtype == "float32" else ', dtype="float32"'
@@ -35,6 +36,14 @@ def write_model_card(folder: str, final_path: str, source: str, paddle_class: st
         f"Converted from the Hugging Face PyTorch checkpoint `{source}` by paddle-roberta on "
         f"{datetime.date.today().isoformat()}.",
         "",
+        *(["## Sentence embeddings", "",
+            f"A sentence-transformers model ({sentence.split(': ', 1)[-1]}): the body below, and the rest of its pipeline "
+            "in `sentence_encoder.json`. Its embeddings, as `SentenceTransformer.encode` gives them:", "",
+            "```python",
+            "from paddle_roberta import SentenceEncoder",
+            f'vectors = SentenceEncoder("{name}").encode(["...", "..."], batch_size=32)  # numpy [n, dimension]',
+            "```", "",
+            "The model alone (below) gives token states, not the embedding.", ""] if sentence else []),
         "## How to use",
         "",
         "```python",
