@@ -275,7 +275,9 @@ def _verified_sentences(predictor, dest, model, source, atol, src) -> dict:
         from .sentence.encoder import SentenceEncoder
 
         reference, side, ref_src = "SentenceEncoder (dygraph PaddleNLP model)", _EncoderSide(SentenceEncoder(src, model=model)), None
-    rows, info = sentence_rows(side, ref_src, predictor, atol)
+    # a half-precision directory: the original runs as float32 on the same rounded weights (as verify does)
+    rows, info = sentence_rows(side, ref_src, predictor, atol, dtype=read_config(os.path.join(src, "config.json")).get(
+        "dtype", "float32"))
     lines = [f"Paddle Inference predictor (oneDNN, 2 threads), Predictor.encode vs {reference}: {info['pipeline']}; "
              f"{info['texts']} texts" + (f", and with each prompt ({', '.join(info['prompts'])})" if info["prompts"] else "")
              + f"; atol {atol:g} x max(1, max|embedding|), pairwise cosines within 1e-6 (or, where float32 is less "
