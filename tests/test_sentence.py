@@ -169,6 +169,24 @@ def test_fine_tuned_dense_exports_what_paddle_holds(tmp_path, paddle_quiet):
     assert_same_vectors(*st_encode(SentenceTransformer(str(tmp_path / "back"), device="cpu")), tuned)
 
 
+def test_dropout_module_is_the_identity(tmp_path, paddle_quiet):
+    """sentence-transformers' Dropout module (between Dense layers in some models) does nothing at inference."""
+    from sentence_transformers import SentenceTransformer
+
+    build(tmp_path, "roberta", modes=["mean"], dense=[(32, "Tanh")], normalize=True)
+    st = tmp_path / "st"
+    os.makedirs(st / "2b_Dropout")
+    (st / "2b_Dropout" / "config.json").write_text('{\n  "dropout": 0.2\n}', encoding="utf-8")
+    _edit(st / "modules.json", lambda m: m.insert(3, {"idx": 3, "name": "3", "path": "2b_Dropout",
+                                                      "type": "sentence_transformers.models.Dropout"}))
+    result = convert(st, tmp_path / "out", verify=True)
+    assert any("Dropout (the identity at inference)" in n for n in result.notes)
+    model = SentenceTransformer(str(st), device="cpu")
+    assert_same_vectors(*st_encode(model), SentenceEncoder(tmp_path / "out").encode(TEXTS, batch_size=4))
+    export(tmp_path / "out", tmp_path / "back", verify=True)
+    assert (tmp_path / "back" / "2b_Dropout" / "config.json").read_bytes() == (st / "2b_Dropout" / "config.json").read_bytes()
+
+
 def test_bin_dense_weights_pdparams_output_and_one_liner(tmp_path, paddle_quiet):
     st = build(tmp_path, "roberta", modes=["weightedmean"], dense=[(32, "Sigmoid")], fmt="bin")
     assert os.path.isfile(tmp_path / "st" / "2_Dense" / "pytorch_model.bin")

@@ -33,7 +33,8 @@ ST_CONFIG = "config_sentence_transformers.json"
 TRANSFORMER_CONFIG = "sentence_bert_config.json"
 
 ST = "sentence_transformers.models."
-TRANSFORMER, POOLING, DENSE_TYPE, NORMALIZE = (ST + n for n in ("Transformer", "Pooling", "Dense", "Normalize"))
+TRANSFORMER, POOLING, DENSE_TYPE, NORMALIZE, DROPOUT = (ST + n for n in ("Transformer", "Pooling", "Dense", "Normalize",
+                                                                          "Dropout"))
 
 # Pooling's config keys, in the order sentence-transformers concatenates the vectors of the modes that are on
 # (models/Pooling.py: cls, max, mean, mean_sqrt_len, weightedmean, lasttoken).
@@ -80,6 +81,8 @@ class Pipeline:
             elif m["type"] == "Dense":
                 parts.append(f"Dense {m['in_features']}->{m['out_features']} {m['activation'] or 'identity'}"
                              f"{'' if m['bias'] else ' no bias'}")
+            elif m["type"] == "Dropout":
+                parts.append("Dropout (the identity at inference)")
             else:
                 parts.append(m["type"])
         named = [name for name, text in self.prompts.items() if text]
@@ -136,8 +139,11 @@ def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
             modules.append(_dense(path, rel, modules, st_files, name))
         elif kind == NORMALIZE:
             modules.append({"type": "Normalize", "path": rel})
+        elif kind == DROPOUT:  # the identity at inference; its config is kept for the way back
+            _object(path, f"{rel}/config.json", st_files, missing_ok=True)
+            modules.append({"type": "Dropout", "path": rel})
         else:
-            raise ConversionError(f"{name}: this module is not supported (Pooling, Dense and Normalize are); "
+            raise ConversionError(f"{name}: this module is not supported (Pooling, Dense, Normalize and Dropout are); "
                                   "nothing written")
     if not modules:
         raise ConversionError(f"{where}: no Pooling module: the model gives token embeddings, not sentence embeddings")
@@ -210,7 +216,7 @@ def _dense(path, rel, modules, st_files, name) -> dict:
     if act not in ACTIVATIONS:
         raise ConversionError(f"{where}: activation_function {act!r} is not one this tool runs "
                               f"({', '.join(a.rsplit('.', 1)[-1] for a in ACTIVATIONS)})")
-    width = [m for m in modules if m["type"] != "Normalize"][-1]
+    width = [m for m in modules if m["type"] in ("Pooling", "Dense")][-1]
     width = width["out_features"] if width["type"] == "Dense" else width["dimension"]
     n_in, n_out = cfg.get("in_features"), cfg.get("out_features")
     if n_in != width or not isinstance(n_out, int) or n_out < 1:

@@ -32,8 +32,9 @@ class SentenceHead(paddle.nn.Layer):
                 self.steps.append(("Dense", len(self.dense) - 1, m["activation"]))
             elif m["type"] == "Pooling":
                 self.steps.append(("Pooling", tuple(m["modes"]), None))
-            else:
+            elif m["type"] == "Normalize":
                 self.steps.append(("Normalize", None, None))
+            # Dropout: the identity at inference, no step
         self.eval()
 
     def forward(self, hidden, mask):
