@@ -20,7 +20,7 @@ from .parity.torch_side import helper as torch_helper
 from .parity.verify import torch_model_args
 from .result import Result
 from .sentence.files import write_paddle as write_sentence_files
-from .sentence.modules import is_sentence_transformers, read_source
+from .sentence.modules import check_layout, is_sentence_transformers, read_source
 from .signals import pause_point
 from .tokenizer.checks import check_tokenizer_files
 from .tokenizer.kind import not_written, tokenizer_kind
@@ -67,6 +67,8 @@ def convert(src, out, *, format="safetensors", dtype="float32", num_choices=2, o
 def _convert(src, out, format, dtype, num_choices, overwrite, family, head, progress, verify, atol, weights, expect,
              not_verified, helper) -> Result:
     say = _stage_printer(progress)
+    if os.path.isdir(os.fspath(src)) and is_sentence_transformers(src):
+        check_layout(os.fspath(src))
     source = resolve(src, weights)
     check_output(out, source.path, overwrite)
     say(f"reading {source.path} ({source.weight_format})")

@@ -279,7 +279,7 @@ def _verified_sentences(predictor, dest, model, source, atol, src) -> dict:
     rows, info = sentence_rows(side, ref_src, predictor, atol, dtype=read_config(os.path.join(src, "config.json")).get(
         "dtype", "float32"))
     lines = [f"Paddle Inference predictor (oneDNN, 2 threads), Predictor.encode vs {reference}: {info['pipeline']}; "
-             f"{info['texts']} texts" + (f", and with each prompt ({', '.join(info['prompts'])})" if info["prompts"] else "")
+             f"{info['texts']} texts" + (f", and with each other prompt ({', '.join(info['prompts'])})" if info["prompts"] else "")
              + f"; atol {atol:g} x max(1, max|embedding|), pairwise cosines within 1e-6 (or, where float32 is less "
              "precise, no further from the reference in float64 than twice its own float32)", "", parity.TABLE_HEAD]
     lines += [parity.table_row(r["name"], r["shape"], r["max_abs"], r["max_rel"], r["within"], None) for r in rows]
@@ -322,7 +322,8 @@ def server_file(spec, name) -> list:
     if spec.get("sentence"):
         module, post, route = "paddle_roberta.serving.simple_server", "SentenceEmbeddingPostHandler", "sentence_embedding"
         prompts = [n for n, t in spec["sentence"]["prompts"].items() if t]
-        parameters = {"batch_size": 8, "normalize": False, **({"prompt_name": prompts[0]} if prompts else {})}
+        parameters = {"batch_size": 8, "normalize": False, "max_seq_len": spec["sentence"]["max_seq_length"],
+                      **({"prompt_name": prompts[0]} if prompts else {})}
     request = ('{"data": {"text": ["first text", "second text"]}, "parameters": ' + json.dumps(parameters) + "}"
                if spec.get("sentence") else '{"data": {"text": ["Which city?"], "text_pair": ["The capital is Beijing."]}}'
                if spec["head"] == "ForQuestionAnswering" else
@@ -346,7 +347,9 @@ def server_file(spec, name) -> list:
         f"             model_handler=ModelHandler, post_handler={post})",
         "```", "",
         f"Start it there with `paddlenlp server app:app --host 0.0.0.0 --port 8189`, then POST "
-        f"`{request}` to `http://HOST:8189/models/{route}`. A bad request gets a 422 with a message.",
+        f"`{request}` to `http://HOST:8189/models/{route}`. A bad request gets a 422 with a message."
+        + (' `parameters` may also give a literal `"prompt"` (`""` for none); any other key is a 422.'
+           if spec.get("sentence") else ""),
     ]
 
 

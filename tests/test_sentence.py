@@ -93,11 +93,11 @@ def test_verify_passes_and_lists_the_pipeline(tmp_path, paddle_quiet, family):
     text = result.verify_report["text"]
     assert text.rstrip().endswith("PASS")
     names = [o["name"] for o in result.verify_report["outputs"]]
-    assert "sentence_embedding" in names and "sentence_embedding (prompt 'passage')" in names
+    assert "sentence_embedding (default prompt 'query')" in names and "sentence_embedding (prompt 'passage')" in names
     assert any(n.startswith("pairwise cosine") for n in names)
     summary = [n for n in result.notes if n.startswith("sentence-transformers:")]
     assert summary == ["sentence-transformers: Transformer (max_seq_length 16, lower-cased) -> Pooling (mean, prompt "
-                       "excluded) -> Dense 64->32 tanh -> Normalize; prompts: query, passage"]
+                       "excluded) -> Dense 64->32 tanh -> Normalize; prompts: query (default), passage"]
     with open(tmp_path / "out" / "sentence_encoder.json", encoding="utf-8") as f:
         written = json.load(f)
     assert [m["type"] for m in written["modules"]] == ["Pooling", "Dense", "Normalize"]
@@ -187,6 +187,36 @@ def test_dropout_module_is_the_identity(tmp_path, paddle_quiet):
     assert (tmp_path / "back" / "2b_Dropout" / "config.json").read_bytes() == (st / "2b_Dropout" / "config.json").read_bytes()
 
 
+def test_max_seq_length_past_the_positions(tmp_path, paddle_quiet):
+    """No max_seq_length saved and a tokenizer with no maximum: sentence-transformers infers the RoBERTa body's
+    max_position_embeddings (42), past its 40 usable positions, and fails on longer texts. Converted cut at 40 and
+    said; verify runs sentence-transformers cut there too."""
+    build(tmp_path, "roberta", modes=["mean"], normalize=True, max_seq_length=None)
+    st = tmp_path / "st"
+    (st / "sentence_bert_config.json").write_text('{"do_lower_case": false}', encoding="utf-8")
+    _edit(st / "tokenizer_config.json", lambda c: c.update(model_max_length=int(1e30)))
+    from sentence_transformers import SentenceTransformer
+
+    with pytest.raises(IndexError):  # sentence-transformers' own failure, which verify must not stop at
+        SentenceTransformer(str(st), device="cpu").encode([LONG])
+    result = convert(st, tmp_path / "out", verify=True)
+    assert any("max_seq_length 40; sentence-transformers' 42 is past the model's positions" in n for n in result.notes)
+    assert "run with max_seq_length 40" in result.verify_report["text"]
+    assert SentenceEncoder(tmp_path / "out").max_seq_length == 40
+
+
+def test_old_layout_is_refused_by_name(tmp_path, paddle_quiet):
+    build(tmp_path, "bert", modes=["mean"])
+    st = tmp_path / "st"
+    os.makedirs(st / "0_Transformer")
+    for name in os.listdir(st):
+        if os.path.isfile(st / name) and name not in ("modules.json", "config_sentence_transformers.json"):
+            os.rename(st / name, st / "0_Transformer" / name)
+    _edit(st / "modules.json", lambda m: m[0].update(path="0_Transformer"))
+    with pytest.raises(ConversionError, match="modules.json: the Transformer module is in '0_Transformer'"):
+        convert(st, tmp_path / "out", verify=False)
+
+
 def test_bin_dense_weights_pdparams_output_and_one_liner(tmp_path, paddle_quiet):
     st = build(tmp_path, "roberta", modes=["weightedmean"], dense=[(32, "Sigmoid")], fmt="bin")
     assert os.path.isfile(tmp_path / "st" / "2_Dense" / "pytorch_model.bin")
@@ -194,6 +224,7 @@ def test_bin_dense_weights_pdparams_output_and_one_liner(tmp_path, paddle_quiet)
     assert os.path.isfile(os.path.join(encoder.path, "2_Dense", "model_state.pdparams"))
     assert_same_vectors(*st_encode(st), encoder.encode(TEXTS))
     assert encoder.similarity(encoder.encode(TEXTS[:2]), encoder.encode(TEXTS[:3])).shape == (2, 3)
+    assert np.array_equal(encoder.encode(TEXTS, normalize_embeddings=True), encoder.encode(TEXTS, normalize=True))
 
 
 def test_threads_get_their_own_vectors(tmp_path, paddle_quiet):
@@ -307,16 +338,18 @@ def test_simple_server_route_returns_the_embeddings(tmp_path, paddle_quiet):
     export_inference(tmp_path / "out", tmp_path / "served")
     server = Server(tmp_path / "served", tmp_path)
     try:
-        for parameters in ({}, {"prompt_name": "query", "batch_size": 2}, {"normalize": True}):
+        for parameters in ({}, {"prompt_name": "query", "batch_size": 2}, {"normalize": True}, {"prompt": "query: "}):
             r = server.post({"data": {"text": TEXTS}, "parameters": parameters})
             assert r.status_code == 200, r.text
             got = np.asarray(r.json()["result"]["sentence_embedding"], dtype=np.float32)
-            assert_same_vectors(*st_encode(st, prompt_name=parameters.get("prompt_name"),
+            assert_same_vectors(*st_encode(st, prompt_name=parameters.get("prompt_name"), prompt=parameters.get("prompt"),
                                           normalize_embeddings=parameters.get("normalize", False)), got)
         for body, message in (({"data": {"text": ["a"]}, "parameters": {"prompt_name": "nope"}}, "prompt_name"),
                               ({"data": {"text": ["a"], "text_pair": ["b"]}}, "single texts"),
                               ({"data": {"text": ["a"]}, "parameters": {"normalize": "yes"}}, "normalize"),
-                              ({"data": {"text": ["a"]}, "parameters": {"max_seq_len": 1}}, "max_seq_len")):
+                              ({"data": {"text": ["a"]}, "parameters": {"max_seq_len": 1}}, "max_seq_len"),
+                              ({"data": {"text": ["a"]}, "parameters": {"normalise": True}}, "parameters.normalise"),
+                              ({"data": {"text": ["a"]}, "parameters": {"prompt": 3}}, "parameters.prompt")):
             r = server.post(body)
             assert r.status_code == 422 and message in r.json()["detail"], r.text
         assert server.post({"data": {"text": "one"}}).status_code == 200

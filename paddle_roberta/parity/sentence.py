@@ -35,21 +35,24 @@ def sentence_rows(side, src, encoder, atol, user_texts=(), dtype="float32") -> t
             prompts[name] = text
     rows = []
     for name in prompts:
-        want = np.asarray(side.call("sentence_encode", src=src, texts=texts, prompt_name=name, dtype=dtype))
+        limit = {"max_seq_length": encoder.pipeline.max_seq_length} if encoder.pipeline.source_max_seq_length else {}
+        want = np.asarray(side.call("sentence_encode", src=src, texts=texts, prompt_name=name, dtype=dtype, **limit))
         exact = np.asarray(side.call("sentence_encode", src=src, texts=texts, prompt_name=name, dtype=dtype,
-                                     precision="float64"))
+                                     precision="float64", **limit))
         got = encoder.encode(texts, prompt_name=name, batch_size=4)  # several batches, sorted by length
-        label = "sentence_embedding" + (f" (prompt {name!r})" if name else "")
+        default = encoder.pipeline.default_prompt_name if prompts[None] else None
+        label = "sentence_embedding" + (f" (prompt {name!r})" if name else f" (default prompt {default!r})" if default else "")
         d = parity.diff(label, want, got, None)
         rows.append({"name": d.name, "shape": list(d.shape), "max_abs": d.max_abs, "max_rel": d.max_rel,
                      "within": d.within(atol), "padded_max_abs": None, "padded_differs": False})
         ok, worst, vs_exact, own = cosines_agree(want, exact, got)
         judged = f"bar {COSINE_ATOL:g}" if worst <= COSINE_ATOL else \
             f"vs float64 {vs_exact:.1e}, bar 2 x torch's own {own:.1e}"
-        rows.append({"name": f"pairwise cosine{' (prompt ' + repr(name) + ')' if name else ''}, {judged}",
+        rows.append({"name": f"pairwise cosine{label.removeprefix('sentence_embedding')}, {judged}",
                      "shape": [len(texts), len(texts)], "max_abs": worst, "max_rel": worst, "within": ok,
                      "padded_max_abs": None, "padded_differs": False, "vs_float64": vs_exact, "reference_float32_error": own})
-    info = {"texts": len(texts), "prompts": [n for n in prompts if n], "pipeline": encoder.pipeline.summary()}
+    info = {"texts": len(texts), "prompts": [n for n in prompts if n], "pipeline": encoder.pipeline.summary(),
+            "max_seq_length": encoder.pipeline.max_seq_length if encoder.pipeline.source_max_seq_length else None}
     return rows, info
 
 

@@ -91,9 +91,10 @@ class TorchSide:
 
         return compare.run_torch(self.model, inputs)
 
-    def sentence_encode(self, src, texts, prompt_name, dtype, precision="float32"):
+    def sentence_encode(self, src, texts, prompt_name, dtype, precision="float32", max_seq_length=None):
         """sentence-transformers' own ``encode`` of ``texts`` with the model at ``src`` (half precision: as float32 on
-        the rounded weights, as ``load``), in float32 or float64 (``sentence.reference_embeddings``)."""
+        the rounded weights, as ``load``), in float32 or float64 (``sentence.reference_embeddings``); ``max_seq_length``
+        where its own is past the model's positions (it would fail on longer texts)."""
         if self.sentence_key != (src, dtype):
             import torch
             from sentence_transformers import SentenceTransformer
@@ -104,6 +105,8 @@ class TorchSide:
             self.sentence, self.sentence_key = model.eval(), (src, dtype)
         from .sentence import reference_embeddings
 
+        if max_seq_length is not None:
+            self.sentence.max_seq_length = max_seq_length
         return reference_embeddings(self.sentence, texts, precision, prompt_name=prompt_name)
 
     def fill_mask(self, texts, key, token_types, limit):

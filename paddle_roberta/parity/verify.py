@@ -294,7 +294,9 @@ def format_report(report: dict) -> str:
         lines += [f"  cut to the model's {report['truncated_to']} positions: {t[:60]!r}" for t in report["truncated"]]
     if report.get("sentence"):
         info = report["sentence"]
-        prompts = f", and with each prompt ({', '.join(info['prompts'])})" if info["prompts"] else ""
+        prompts = f", and with each other prompt ({', '.join(info['prompts'])})" if info["prompts"] else ""
+        if info.get("max_seq_length"):
+            prompts += f"; sentence-transformers run with max_seq_length {info['max_seq_length']}, the model's positions"
         lines.append(f"sentence embeddings: {info['pipeline']}; sentence-transformers' encode vs paddle_roberta's "
                      f"SentenceEncoder on {info['texts']} texts (Chinese, English, mixed, empty, past max_seq_length)"
                      f"{prompts}; pairwise cosines within 1e-6 (or, where float32 is less precise, no further from "

@@ -150,10 +150,17 @@ class SentenceEncoder:
         return self.pipeline.max_seq_length
 
     def encode(self, sentences, batch_size: int = 32, normalize: bool = False, prompt_name: str | None = None,
-               prompt: str | None = None, show_progress_bar: bool | None = None) -> np.ndarray:
+               prompt: str | None = None, show_progress_bar: bool | None = None, normalize_embeddings: bool | None = None,
+               convert_to_numpy: bool = True) -> np.ndarray:
         """Embeddings of ``sentences`` (a string, or a list of strings), float32 numpy ``[n, dimension]`` (``[dimension]``
-        for one string). ``normalize`` scales each to length 1 (after the model's own Normalize, if any). A
-        progress bar shows for more than 10 batches unless ``show_progress_bar`` says otherwise."""
+        for one string; ``[0, dimension]`` for none). ``normalize`` (or sentence-transformers' name for it,
+        ``normalize_embeddings``) scales each to length 1, after the model's own Normalize if any. ``prompt`` wins over
+        ``prompt_name``; ``prompt=""`` is no prompt, also for a model with a default one. A progress bar shows for more
+        than 10 batches unless ``show_progress_bar`` says otherwise."""
+        if not convert_to_numpy:
+            raise ValueError("SentenceEncoder.encode returns numpy arrays (convert_to_numpy=True)")
+        if normalize_embeddings is not None:
+            normalize = normalize_embeddings
         return encode_sentences(self, sentences, batch_size, normalize, prompt_name, prompt, show_progress_bar)
 
     def tokenize_sentences(self, texts: list, max_length: int) -> dict:

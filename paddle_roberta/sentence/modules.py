@@ -62,6 +62,7 @@ class Pipeline:
     default_prompt_name: str | None = None
     similarity_fn_name: str | None = None
     st_files: dict = field(default_factory=dict)  # the source's sentence-transformers configs: relative path -> text
+    source_max_seq_length: int | None = None  # sentence-transformers' own, where it is past the model's positions
 
     @property
     def pooling(self) -> dict:
@@ -74,7 +75,9 @@ class Pipeline:
 
     def summary(self) -> str:
         """One line: each module, in order."""
-        parts = [f"Transformer (max_seq_length {self.max_seq_length}{', lower-cased' if self.do_lower_case else ''})"]
+        past = (f"; sentence-transformers' {self.source_max_seq_length} is past the model's positions and fails on "
+                "longer texts" if self.source_max_seq_length else "")
+        parts = [f"Transformer (max_seq_length {self.max_seq_length}{past}{', lower-cased' if self.do_lower_case else ''})"]
         for m in self.modules:
             if m["type"] == "Pooling":
                 parts.append(f"Pooling ({' + '.join(m['modes'])}{'' if m['include_prompt'] else ', prompt excluded'})")
@@ -85,9 +88,11 @@ class Pipeline:
                 parts.append("Dropout (the identity at inference)")
             else:
                 parts.append(m["type"])
-        named = [name for name, text in self.prompts.items() if text]
+        named = [name + (" (default)" if name == self.default_prompt_name else "") for name, text in self.prompts.items()
+                 if text]
         prompts = f"; prompts: {', '.join(named)}" if named else ""
-        return "sentence-transformers: " + " -> ".join(parts) + prompts
+        similarity = f"; similarity {self.similarity_fn_name}" if self.similarity_fn_name not in (None, "cosine") else ""
+        return "sentence-transformers: " + " -> ".join(parts) + prompts + similarity
 
     def as_json(self) -> dict:
         local = ("source_weights", "weights")  # paths of this machine's files: found again when read
@@ -95,17 +100,32 @@ class Pipeline:
         return {"format": PIPELINE_FORMAT, "modules": modules, "max_seq_length": self.max_seq_length,
                 "do_lower_case": self.do_lower_case, "prompts": self.prompts,
                 "default_prompt_name": self.default_prompt_name, "similarity_fn_name": self.similarity_fn_name,
-                "sentence_transformers": self.st_files}
+                "source_max_seq_length": self.source_max_seq_length, "sentence_transformers": self.st_files}
 
 
 def pipeline_from_json(data: dict) -> Pipeline:
     """``Pipeline.as_json``'s value back (an inference export keeps it in inference.json)."""
     return Pipeline(data["modules"], data["max_seq_length"], data.get("do_lower_case", False), data.get("prompts") or {},
-                    data.get("default_prompt_name"), data.get("similarity_fn_name"), data.get("sentence_transformers") or {})
+                    data.get("default_prompt_name"), data.get("similarity_fn_name"), data.get("sentence_transformers") or {},
+                    data.get("source_max_seq_length"))
 
 
 def is_sentence_transformers(path) -> bool:
     return os.path.isfile(os.path.join(os.fspath(path), MODULES_JSON))
+
+
+def check_layout(path: str) -> None:
+    """A sentence-transformers directory whose Transformer is not at its top folder (2019-era models: ``0_BERT/``,
+    ``0_Transformer/``) is refused naming ``modules.json`` and that folder, before the body is looked for."""
+    where = os.path.join(path, MODULES_JSON)
+    try:
+        listed = _read_json(where, {}, MODULES_JSON)
+        first = listed[0] if isinstance(listed, list) and listed and isinstance(listed[0], dict) else {}
+    except ConversionError:
+        return  # read_source reports it
+    if first.get("path") not in (None, "", ".") and not os.path.isfile(os.path.join(path, "config.json")):
+        raise ConversionError(f"{where}: the Transformer module is in {first.get('path')!r}, not the top folder (an older "
+                              "sentence-transformers layout); this tool converts models whose body is at the top folder")
 
 
 def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
@@ -161,8 +181,10 @@ def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
     if default is not None and default not in prompts:
         raise ConversionError(f"{os.path.join(path, ST_CONFIG)}: default_prompt_name {default!r} is not one of the "
                               f"prompts ({', '.join(prompts) or 'none'})")
+    # sentence-transformers' own value may be past the positions (a RoBERTa body's 514, or its inference from a
+    # tokenizer with no maximum): it then fails on longer texts (IndexError); cut there, and say so
     return Pipeline(modules, min(max_len, max_positions), bool(transformer.get("do_lower_case", False)), prompts, default,
-                    st_config.get("similarity_fn_name"), st_files)
+                    st_config.get("similarity_fn_name"), st_files, max_len if max_len > max_positions else None)
 
 
 def _read_json(path, st_files, rel):

@@ -27,7 +27,8 @@ to ``max_seq_len`` (default: the model's positions), and answers a bad request w
 
 Request: ``{"data": {"text": str | [str], "text_pair": ...}, "parameters": {"max_seq_len": int,
 "batch_size": int}}`` (a multiple-choice model takes ``text`` as a list of lists of choices; a sentence-transformers
-model also ``"prompt_name"`` and ``"normalize"``, and answers ``sentence_embedding``, one vector per text).
+model also ``"prompt_name"``, ``"prompt"`` and ``"normalize"``, refuses any other key, and answers
+``sentence_embedding``, one vector per text).
 The model handler's answer holds every output of the graph by name (per-token outputs cut to each
 text's real tokens), ``logits`` (the head's first output, for PaddleNLP's post handlers), and per text
 its ``tokens``, which are ``special`` and their ``segment`` (1 for the ``text_pair``'s).
@@ -184,15 +185,26 @@ class ModelHandler(BaseModelHandler):
         return answer
 
 
+SENTENCE_PARAMETERS = ("prompt_name", "prompt", "normalize", "max_seq_len", "batch_size")
+
+
 def _sentence_embeddings(ours, tokenizer, texts, pairs, parameters):
-    """A sentence-transformers model's route: ``parameters`` may name a ``prompt_name`` of the model, ``normalize``
-    (true/false), ``max_seq_len`` (at most the model's ``max_seq_length``) and ``batch_size``."""
+    """A sentence-transformers model's route: ``parameters`` may name a ``prompt_name`` of the model or give a
+    ``prompt`` string ("" for none; it wins over ``prompt_name``, as in sentence-transformers), ``normalize``
+    (true/false), ``max_seq_len`` (at most the model's ``max_seq_length``) and ``batch_size``; any other key is a
+    422."""
     pipeline = ours.pipeline
     if pairs is not None:
         raise _bad("data.text_pair: a sentence-embedding model encodes single texts (send them all in data.text)")
+    unknown = sorted(set(parameters) - set(SENTENCE_PARAMETERS))
+    if unknown:  # a misspelt "normalise" would otherwise give vectors that are not normalised
+        raise _bad(f"parameters.{unknown[0]} is not one of {', '.join(SENTENCE_PARAMETERS)}")
     prompt_name = parameters.get("prompt_name")
     if prompt_name is not None and (not isinstance(prompt_name, str) or prompt_name not in pipeline.prompts):
         raise _bad(f"parameters.prompt_name must be one of {sorted(pipeline.prompts)}, not {json.dumps(prompt_name)[:60]}")
+    prompt = parameters.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise _bad(f"parameters.prompt must be a string (\"\" for none), not {json.dumps(prompt)[:60]}")
     normalize = parameters.get("normalize", False)
     if not isinstance(normalize, bool):
         raise _bad(f"parameters.normalize must be true or false, not {json.dumps(normalize)[:60]}")
@@ -202,8 +214,8 @@ def _sentence_embeddings(ours, tokenizer, texts, pairs, parameters):
         raise _bad(f"parameters.max_seq_len must be at least {room} here ({room - 1} special tokens and one token of "
                    f"the text), not {max_len}")
     batch = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
-    vectors = ours.encode(texts, batch_size=batch, normalize=normalize, prompt_name=prompt_name, max_length=max_len,
-                          show_progress_bar=False)
+    vectors = ours.encode(texts, batch_size=batch, normalize=normalize, prompt_name=prompt_name, prompt=prompt,
+                          max_length=max_len, show_progress_bar=False)
     return {"sentence_embedding": vectors.tolist(), "head": "SentenceEmbedding", "dimension": pipeline.dimension}
 
 
