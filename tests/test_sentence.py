@@ -323,6 +323,7 @@ def test_inference_export_gives_the_embeddings(tmp_path, paddle_quiet, family, p
         assert_same_vectors(*st_encode(st, prompt_name=prompt_name),
                             predictor.encode(TEXTS, prompt_name=prompt_name, batch_size=3))
     np.testing.assert_array_equal(predictor(TEXTS)["sentence_embedding"], predictor.encode(TEXTS))
+    np.testing.assert_array_equal(predictor.encode(TEXTS, normalize_embeddings=True), predictor.encode(TEXTS, normalize=True))
     readme = (tmp_path / "served" / "README.md").read_text(encoding="utf-8")
     assert "predictor.encode(" in readme and "SentenceEmbeddingPostHandler" in readme
 

@@ -82,6 +82,13 @@ def encode_sentences(impl, sentences, batch_size=32, normalize=False, prompt_nam
     return result[0] if single else result
 
 
+def normalize_flag(normalize, normalize_embeddings, convert_to_numpy) -> bool:
+    """``normalize``, or sentence-transformers' name for it; the result is always numpy."""
+    if not convert_to_numpy:
+        raise ValueError("encode returns numpy arrays (convert_to_numpy=True)")
+    return normalize if normalize_embeddings is None else normalize_embeddings
+
+
 def prompt_length(impl, prompt: str, limit: int) -> int:
     """Tokens of the prompt the pooling leaves out: the prompt tokenized alone, less its final special token
     (sentence-transformers' ``_get_prompt_length``)."""
@@ -157,10 +164,7 @@ class SentenceEncoder:
         ``normalize_embeddings``) scales each to length 1, after the model's own Normalize if any. ``prompt`` wins over
         ``prompt_name``; ``prompt=""`` is no prompt, also for a model with a default one. A progress bar shows for more
         than 10 batches unless ``show_progress_bar`` says otherwise."""
-        if not convert_to_numpy:
-            raise ValueError("SentenceEncoder.encode returns numpy arrays (convert_to_numpy=True)")
-        if normalize_embeddings is not None:
-            normalize = normalize_embeddings
+        normalize = normalize_flag(normalize, normalize_embeddings, convert_to_numpy)
         return encode_sentences(self, sentences, batch_size, normalize, prompt_name, prompt, show_progress_bar)
 
     def tokenize_sentences(self, texts: list, max_length: int) -> dict:

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..errors import ConversionError
-from ..sentence.encoder import encode_sentences, prepare
+from ..sentence.encoder import encode_sentences, normalize_flag, prepare
 from ..sentence.modules import pipeline_from_json
 from .buckets import DEFAULT_STEP, bucket_for, bucket_lengths, pad_feed
 
@@ -221,11 +221,14 @@ class Predictor:
     # --- a sentence-transformers model's export: its embeddings as SentenceEncoder and sentence-transformers give them
 
     def encode(self, sentences, batch_size: int = 32, normalize: bool = False, prompt_name: str | None = None,
-               prompt: str | None = None, show_progress_bar: bool | None = None, max_length=None):
-        """As ``paddle_roberta.SentenceEncoder.encode`` (the pooling, Dense and Normalize run inside the graph)."""
+               prompt: str | None = None, show_progress_bar: bool | None = None, max_length=None,
+               normalize_embeddings: bool | None = None, convert_to_numpy: bool = True):
+        """As ``paddle_roberta.SentenceEncoder.encode`` (the pooling, Dense and Normalize run inside the graph);
+        ``max_length`` cuts shorter than the model's ``max_seq_length``."""
         if self.pipeline is None:
             raise ConversionError(f"{self.path}: not a sentence-transformers model's export: encode gives sentence "
                                   "embeddings only for those (call the predictor for this model's outputs)")
+        normalize = normalize_flag(normalize, normalize_embeddings, convert_to_numpy)
         return encode_sentences(self, sentences, batch_size, normalize, prompt_name, prompt, show_progress_bar,
                                 max_length)
 
