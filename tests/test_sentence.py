@@ -328,6 +328,16 @@ def test_inference_export_gives_the_embeddings(tmp_path, paddle_quiet, family, p
     assert "predictor.encode(" in readme and "SentenceEmbeddingPostHandler" in readme
 
 
+def test_inference_export_failing_verification_writes_nothing(tmp_path, paddle_quiet):
+    from paddle_roberta import export_inference
+
+    build(tmp_path, "roberta", modes=["mean"], dense=[(32, "Tanh")])
+    convert(tmp_path / "st", tmp_path / "out", verify=False)
+    with pytest.raises(ConversionError, match=r"verification failed \(sentence_embedding") as e:
+        export_inference(tmp_path / "out", tmp_path / "served", source=tmp_path / "st", atol=1e-12)
+    assert "FAIL" in e.value.details and not os.path.exists(tmp_path / "served")
+
+
 def test_simple_server_route_returns_the_embeddings(tmp_path, paddle_quiet):
     from test_simple_server import Server
 
