@@ -7,13 +7,12 @@ and ``parity`` (compare, verify, the gate). No module of the package imports thi
 """
 
 from ._version import __version__
-from .api import from_pretrained, tokenizer
+from .api import SentenceEncoder, from_pretrained, tokenizer
 from .convert import convert
 from .errors import ConversionError
 from .export_hf import export
 from .export_inference import export_inference
 from .result import Result
-from .sentence.encoder import SentenceEncoder
 
 __all__ = ["convert", "export", "export_inference", "from_pretrained", "tokenizer", "ConversionError", "Result",
            "SentenceEncoder", "__version__"]

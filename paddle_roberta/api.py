@@ -18,6 +18,7 @@ from .convert import convert
 from .errors import ConversionError
 from .files.cache import cache_root, prune, source_key, touch
 from .files.source import resolve
+from .sentence import encoder
 from .tokenizer.kind import TOKENIZER_CONFIG, not_written, tokenizer_kind
 
 
@@ -95,3 +96,16 @@ def tokenizer(src, **options):
         raise ConversionError(f"{os.fspath(src)}: no PaddleNLP tokenizer was written"
                               + (f" ({why}); tokenize with transformers' AutoTokenizer" if why else " (none in the source)"))
     return pt.AutoTokenizer.from_pretrained(out)
+
+
+class SentenceEncoder(encoder.SentenceEncoder):
+    """``sentence.encoder.SentenceEncoder`` (a converted sentence-transformers directory), with the one-liner that
+    converts a sentence-transformers directory or hub id into the cache first."""
+
+    @classmethod
+    def from_pretrained(cls, src, dtype=None, **options):
+        """The encoder for ``src``: a directory ``convert`` wrote, or a sentence-transformers directory or hub id
+        (converted into the cache first, as ``from_pretrained``; ``options``: convert's)."""
+        if is_converted(src):
+            return cls(src, dtype)
+        return cls(converted_dir(src, **options, **({"dtype": dtype} if dtype else {})))

@@ -181,14 +181,15 @@ def _summary(result):
     for note in result.notes:
         print(f"  note    {note}")
     if result.verify_report:
-        print("\n" + result.verify_report["text"])
+        print("\n" + result.verify_report.to_text())
 
 
 def _verify(args) -> int:
     from .files.output_dir import MARKER, written_by_us
     from .files.source import read_config, resolve
     from .files.weight_files import in_folder
-    from .parity.verify import format_report, verify, write_json
+    from .parity.gate import gate
+    from .parity.verify import verify
 
     # a directory or a hub id, as for convert; --weights may name one of its files
     src = resolve(args.src, in_folder(args.src, args.weights) if os.path.isdir(args.src) else None).path
@@ -200,21 +201,16 @@ def _verify(args) -> int:
                               "give the Hugging Face directory first, then the PaddleNLP one")
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
-    try:
-        report = verify(src, args.out, texts=args.text, atol=args.atol, weights=args.weights)
-        pause_point("verifying")
-    except ConversionError:
-        raise
-    except Exception as e:  # a model or tokenizer that loads for conversion but not in a framework
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise ConversionError(f"{args.out}: verification could not run ({type(e).__name__}: {first})") from e
-    print(format_report(report))
+    report = gate(args.out, lambda: verify(src, args.out, texts=args.text, atol=args.atol, weights=args.weights),
+                  written=True)
+    pause_point("verifying")
+    print(report.to_text())
     if args.json:
         try:
-            write_json(report, args.json)
+            report.write_json(args.json)
         except OSError as e:
             raise ConversionError(f"{args.json}: cannot write the report ({e.strerror})") from None
-    return 0 if report["ok"] else 1
+    return 0 if report.ok else 1
 
 
 def _export(args) -> int:
@@ -243,7 +239,7 @@ def _export_inference(args) -> int:
         print(f"  model   {result.model_class} for Paddle Inference; inputs {', '.join(i['name'] for i in result.inputs)}; "
               f"outputs {', '.join(result.outputs)}")
         if result.verify_report:
-            print("\n" + result.verify_report["text"])
+            print("\n" + result.verify_report.to_text())
     return 0
 
 

@@ -9,7 +9,7 @@ import sys
 from .errors import ConversionError
 from .families.config import paddle_config
 from .families.plan import make_plan
-from .files.model_card import write_model_card
+from .files.model_card import Card, write_model_card
 from .files.output_dir import building, check_output, write_json, write_marker
 from .files.readers import FLOAT_DTYPES, Checkpoint
 from .files.source import resolve
@@ -17,7 +17,7 @@ from .files.stream import write_weights
 from .files.writers import WRITERS
 from .parity.gate import verified, verify_policy
 from .parity.torch_side import helper as torch_helper
-from .parity.verify import torch_model_args
+from .parity.torch_side import torch_model_args
 from .result import Result
 from .sentence.files import write_paddle as write_sentence_files
 from .sentence.modules import check_layout, is_sentence_transformers, read_source
@@ -114,8 +114,8 @@ def _convert(src, out, format, dtype, num_choices, overwrite, family, head, prog
             report = verified(source.path, tmp, out, atol, weights=source.weights_path, torch_side=helper) if verify else None
             pause_point("verifying")
             given = os.fspath(src)
-            write_model_card(tmp, out, given, plan.paddle_class, tokenizer_class, report and report["text"], dtype, why_not,
-                             pipeline and pipeline.summary())
+            write_model_card(tmp, out, Card(given, plan.paddle_class, tokenizer_class, report and report.to_text(), dtype,
+                                            why_not, pipeline and pipeline.summary().split(": ", 1)[-1]))
             write_marker(tmp, given, plan.paddle_class)  # last: it lists the files above with their sha256
             pause_point("writing")
     return Result(out, plan.paddle_class, written, dropped=plan.dropped, notes=plan.notes, verify_report=report,

@@ -46,7 +46,7 @@ def test_clue_style_heads_keep_every_tensor(tmp_path, paddle_quiet, head, model_
     assert result.model_class == PADDLE.get(head, head) and result.dropped == [], (result.model_class, result.dropped)
     assert any(f"{result.model_class} chosen from the tensors present" in n for n in result.notes), result.notes
     report = check(str(src), str(out), torch_model=model)
-    for d in report["diffs"]:
+    for d in report.rows:
         assert d.within(ATOL), f"{head} {d.name}: {d.max_abs:.2e}"
 
 

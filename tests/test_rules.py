@@ -105,7 +105,7 @@ def test_old_layer_norm_gamma_beta_names(bert_mlm, tmp_path, paddle_quiet):
     edit_safetensors(src, rename)
     assert any(k.endswith("gamma") for k in load_file(src / "model.safetensors"))
     convert(src, tmp_path / "out")
-    assert all(d.within(ATOL) for d in check(str(src), str(tmp_path / "out"), torch_model=model)["diffs"])
+    assert all(d.within(ATOL) for d in check(str(src), str(tmp_path / "out"), torch_model=model).rows)
 
 
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])
@@ -119,7 +119,7 @@ def test_sharded_checkpoint(tmp_path, paddle_quiet, fmt):
     index = json.load(open(src / ("model.safetensors.index.json" if fmt == "safetensors" else "pytorch_model.bin.index.json")))
     assert len(set(index["weight_map"].values())) > 2
     convert(src, tmp_path / "out")
-    assert all(d.within(ATOL) for d in check(str(src), str(tmp_path / "out"), torch_model=model)["diffs"])
+    assert all(d.within(ATOL) for d in check(str(src), str(tmp_path / "out"), torch_model=model).rows)
 
 
 def test_sharded_index_naming_missing_shard(tmp_path):
@@ -145,7 +145,7 @@ def test_half_precision_sources_upcast_exactly(tmp_path, paddle_quiet, src_dtype
             want = state[e.srcs[0]].float().numpy()
             np.testing.assert_array_equal(weights[e.dst], want.T if e.transpose else want)
     model.float()  # the half-precision values, computed in float32 on both sides
-    assert all(d.within(ATOL) for d in check(str(src), str(tmp_path / "out"), torch_model=model)["diffs"])
+    assert all(d.within(ATOL) for d in check(str(src), str(tmp_path / "out"), torch_model=model).rows)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -175,7 +175,7 @@ def test_multiple_choice_num_choices(tmp_path, paddle_quiet):
     model = build_checkpoint(str(src), "BertForMultipleChoice", TINY["bert"], seed=6)
     convert(src, out, num_choices=3)
     assert json.load(open(out / "config.json"))["num_choices"] == 3
-    assert all(d.within(ATOL) for d in check(str(src), str(out), torch_model=model)["diffs"])
+    assert all(d.within(ATOL) for d in check(str(src), str(out), torch_model=model).rows)
 
 
 def tree_digest(path):

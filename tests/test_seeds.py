@@ -69,7 +69,7 @@ def test_seed_architecture(tmp_path, paddle_quiet, name):
             assert config[key] == seed.config[key]
 
     report = check(str(src), str(out), torch_model=model)
-    for d in report["diffs"] + report["auto_diffs"]:
+    for d in report.rows:
         assert d.within(ATOL), f"{name} {d.name}: max abs diff {d.max_abs:.2e} (output scale {d.scale:.1f})"
 
 
@@ -82,7 +82,7 @@ def test_clue_as_roberta_would_be_wrong(tmp_path, paddle_quiet):
     # the model card's BertModel, what the checkpoint was trained as, does not
     convert(src, out, family="roberta", verify=False)  # verify fails too: [UNK] is RoBERTa's pad id 1 here
     report = check(str(src), str(out), torch_model=model)
-    assert max(d.max_abs for d in report["diffs"]) > 1e-2
+    assert max(d.max_abs for d in report.rows) > 1e-2
 
 
 def test_convert_scripts_check_the_shapes(tmp_path):
@@ -114,7 +114,7 @@ def test_clue_style_from_bin_to_pdparams(tmp_path, paddle_quiet):
     result = convert(src, out, format="pdparams")
     assert result.plan.paddle_class == "BertModel" and (out / "model_state.pdparams").exists()
     report = check(str(src), str(out), torch_model=model)
-    assert all(d.within(ATOL) for d in report["diffs"] + report["auto_diffs"])
+    assert all(d.within(ATOL) for d in report.rows)
 
 
 BERT_BASE_CHINESE = dict(vocab_size=21128, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,

@@ -16,7 +16,6 @@ import time
 import warnings
 
 from ..convert import convert
-from ..parity import compare as parity
 from ..parity.check import check
 from ..parity.verify import quiet_libraries
 from .seeds import SEEDS
@@ -40,15 +39,13 @@ def run(name: str, workdir: str) -> bool:
     for note in result.plan.notes:
         print(f"  note: {note}")
     if result.verify_report:  # the report `paddle-roberta verify` prints (README, "verify")
-        print("\n" + result.verify_report["text"])
-    report = check(src, out, torch_model=model)
-    diffs = report["diffs"] + report["auto_diffs"]
-    print(f"\nloaded again by its class ({report['class']}) and by AutoModel ({report['auto_class']}), vs transformers "
-          f"{seed.hf_class}, float32, padded batch with attention_mask:\n")
-    print(parity.format_table(diffs, ATOL))
-    worst = max(diffs, key=lambda d: d.max_abs)
-    ok = all(d.within(ATOL) for d in diffs)
-    print(f"\nworst: max abs diff {worst.max_abs:.2e}, max rel diff {max(d.max_rel for d in diffs):.2e}: "
+        print("\n" + result.verify_report.to_text())
+    report = check(src, out, torch_model=model, atol=ATOL)
+    print(f"\nloaded again by its class ({report['class']}) and by AutoModel ({report['auto_class']}):\n")
+    print(report.to_text())
+    worst = max(report.rows, key=lambda d: d.max_abs)
+    ok = report.ok
+    print(f"\nworst: max abs diff {worst.max_abs:.2e}, max rel diff {max(d.max_rel for d in report.rows):.2e}: "
           f"{'all within' if ok else 'OUTSIDE'} {ATOL:g} x max(1, max|output|, |last hidden| for heads)")
     return ok  # a failed verification raised in convert
 

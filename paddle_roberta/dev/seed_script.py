@@ -67,5 +67,5 @@ def main(name: str, argv=None) -> int:
     for note in plan.notes:
         print(f"  note: {note}")
     if result.verify_report:
-        print("\n" + result.verify_report["text"])
+        print("\n" + result.verify_report.to_text())
     return 0

@@ -299,10 +299,15 @@ def find_class(name: str, family: Family | None = None) -> tuple | None:
     return None
 
 
+def family_and_head(class_name: str) -> tuple:
+    """``(family, head key)`` of a PaddleNLP or transformers class name (ValueError when no table has it)."""
+    found = find_class(class_name)
+    if found is None:
+        raise ValueError(f"{class_name} is not a class of {', '.join(FAMILIES)}")
+    return found
+
+
 def hf_class_for(paddle_class: str) -> str:
     """transformers' class for a PaddleNLP class name (ValueError when no table has it)."""
-    found = find_class(paddle_class)
-    if found is None:
-        raise ValueError(f"{paddle_class} is not a class of {', '.join(FAMILIES)}")
-    fam, head = found
+    fam, head = family_and_head(paddle_class)
     return fam.hf_class(head)

@@ -10,16 +10,9 @@ from __future__ import annotations
 import json
 import os
 
-from ..families.tables import FAMILIES, find_class, hf_class_for
+from ..families.tables import family_and_head, hf_class_for
 from . import compare as parity
-
-
-def head_of(paddle_class: str) -> str:
-    """The head key of a PaddleNLP (or transformers) class name."""
-    found = find_class(paddle_class)
-    if found is None:
-        raise ValueError(f"{paddle_class} is not a class of {', '.join(FAMILIES)}")
-    return found[1]
+from .report import build_report
 
 
 def load_paddle(out: str, auto: bool = False, dtype: str | None = None, weights: str | None = None):
@@ -34,12 +27,13 @@ def load_paddle(out: str, auto: bool = False, dtype: str | None = None, weights:
     return load(out, pt.AutoModel if auto else paddle_class, dtype, weights), paddle_class
 
 
-def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:
-    """Returns {"class": ..., "diffs": [Diff] for the class in config.json, "auto_diffs": [Diff] for AutoModel}."""
+def check(src: str, out: str, torch_model=None, seed: int = 0, atol: float = 1e-5):
+    """The ``Report`` of random ids through both (``torch_model``: the source, loaded already): rows for the class in
+    config.json, then "AutoModel hidden_states[i]" rows for ``AutoModel``; ``report["class"]``/``["auto_class"]``."""
     import transformers
 
     paddle_model, paddle_class = load_paddle(out)
-    head = head_of(paddle_class)
+    head = family_and_head(paddle_class)[1]
     if torch_model is None:
         torch_model = getattr(transformers, hf_class_for(paddle_class)).from_pretrained(src)
     cfg = paddle_model.config
@@ -60,4 +54,7 @@ def check(src: str, out: str, torch_model=None, seed: int = 0) -> dict:
     auto_out = parity.run_paddle(auto_model, flat)
     auto_diffs = [parity.diff(f"AutoModel hidden_states[{i}]", a, b, real)
                   for i, (a, b) in enumerate(zip(torch_out["hidden_states"], auto_out["hidden_states"]))]
-    return {"class": paddle_class, "diffs": diffs, "auto_diffs": auto_diffs, "auto_class": type(auto_model).__name__}
+    auto_class = type(auto_model).__name__
+    return build_report(f"{type(torch_model).__name__} (transformers) vs {paddle_class} and AutoModel ({auto_class}, "
+                        "PaddleNLP), float32, a padded batch of random ids with attention_mask", atol,
+                        diffs + auto_diffs, **{"class": paddle_class, "auto_class": auto_class})

@@ -15,11 +15,10 @@ every real token). Sequence-level outputs (pooler, sequence/choice logits, NSP) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..families.tables import FAMILIES
+from .report import Diff
 
 # HF output field -> PaddleNLP output field, per head (hidden states are compared for all).
 HEAD_OUTPUTS = {
@@ -37,29 +36,6 @@ HEAD_OUTPUTS = {
 # Outputs with one value per token ([batch, seq, ...]): judged at real tokens only.
 PER_TOKEN = {"hidden_states", "logits@ForMaskedLM", "logits@ForCausalLM", "logits@ForTokenClassification",
              "prediction_logits", "start_logits", "end_logits"}
-
-
-@dataclass
-class Diff:
-    name: str
-    max_abs: float  # at real tokens for per-token outputs, else over the whole output
-    max_rel: float  # max |a - b| / max |a|: relative to the output's scale, robust to zeros
-    shape: tuple
-    scale: float = 1.0  # max |a| of the torch output (where judged)
-    padded_max_abs: float | None = None  # at padded positions: reported, not judged; None when none
-    input_scale: float = 0.0  # head outputs: max |last hidden state| at real tokens, what the head reads
-
-    def within(self, atol: float) -> bool:
-        """|a - b| <= atol * max(1, max |a|, max |input|): the absolute bar for values of magnitude <= 1,
-        the same bar relative to the largest magnitude on the output's path above it. float32 rounding
-        grows with the magnitude, so a fixed absolute bar fails deep models on noise: 24 layers at hidden
-        1024 with trained-looking weights end at |h| ~ 30 with 6e-5 abs (2e-6 rel) difference, which the
-        tanh pooler carries into a bounded output as 1.03e-5. A wrong weight is off by 1e-2 or more."""
-        return self.max_abs <= atol * max(1.0, self.scale, self.input_scale)
-
-    def padded_differs(self, atol: float) -> bool:
-        """Would the padded positions, were they judged, fail the same bar? (reported, never judged)"""
-        return self.padded_max_abs is not None and self.padded_max_abs > atol * max(1.0, self.scale, self.input_scale)
 
 
 def make_batch(family: str, head: str, vocab_size: int, max_positions: int, pad_id: int, seed=0, batch=3, seq=11, num_choices=2):
@@ -124,38 +100,53 @@ def causal_additive_mask(mask: np.ndarray) -> np.ndarray:
 
 def compare(head: str, torch_out: dict, paddle_out: dict, attention_mask: np.ndarray) -> list:
     """Every hidden state and head output; ``attention_mask`` as fed ([batch, seq] or [batch, choices, seq])."""
-    real = np.asarray(attention_mask).reshape(-1, np.shape(attention_mask)[-1]).astype(bool)
-    diffs = []
+    real = real_tokens(attention_mask)
     hs_t, hs_p = torch_out["hidden_states"], paddle_out["hidden_states"]
-    if len(hs_t) != len(hs_p):
-        raise AssertionError(f"hidden states: torch has {len(hs_t)}, paddle {len(hs_p)}")
-    for i, (a, b) in enumerate(zip(hs_t, hs_p)):
-        diffs.append(diff(f"hidden_states[{i}]", a, b, real))
-    last = diffs[-1].scale  # the heads read the last hidden state
-    for t_name, p_name in HEAD_OUTPUTS[head].items():
-        per_token = t_name in PER_TOKEN or f"{t_name}@{head}" in PER_TOKEN
-        d = diff(t_name, torch_out[t_name], paddle_out[p_name], real if per_token else None)
+    if len(hs_t) != len(hs_p):  # a failed row, with the counts as its shapes
+        return [Diff("hidden_states (count)", float("inf"), float("inf"), (len(hs_t),), got_shape=(len(hs_p),))]
+    diffs = [diff(f"hidden_states[{i}]", a, b, real) for i, (a, b) in enumerate(zip(hs_t, hs_p))]
+    return diffs + head_diffs(head, torch_out, paddle_out, real, HEAD_OUTPUTS[head].items())
+
+
+def head_diffs(head: str, ref: dict, got: dict, real: np.ndarray, names) -> list:
+    """The head outputs ``names`` ((reference key, judged key) pairs), each judged at real tokens where it is per
+    token, with the reference's last hidden state (what the head reads) in its scale."""
+    last = scale(ref["hidden_states"][-1], real)
+    diffs = []
+    for ref_name, got_name in names:
+        per_token = ref_name in PER_TOKEN or f"{ref_name}@{head}" in PER_TOKEN
+        d = diff(ref_name, ref[ref_name], got[got_name], real if per_token else None)
         d.input_scale = last
         diffs.append(d)
     return diffs
 
 
+def real_tokens(attention_mask) -> np.ndarray:
+    """[rows, seq] bool: the real tokens of a 0/1 mask fed as [batch, seq] or [batch, choices, seq]."""
+    return np.asarray(attention_mask).reshape(-1, np.shape(attention_mask)[-1]).astype(bool)
+
+
+def scale(a, real=None) -> float:
+    """max |a| (at the real tokens where ``real`` is given): the magnitude the bar scales with (``Diff.bar``)."""
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.abs(a[real] if real is not None else a).max())
+
+
 def diff(name, a, b, real=None) -> Diff:
-    """``real``: a [rows, seq] bool mask when ``a`` is per token ([rows, seq, ...]); None to judge it whole."""
+    """``real``: a [rows, seq] bool mask when ``a`` is per token ([rows, seq, ...]); None to judge it whole. Shapes
+    that differ give a failed row naming both."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise AssertionError(f"{name}: torch shape {a.shape}, paddle shape {b.shape}")
+    if a.shape != b.shape or (real is not None and a.shape[:2] != real.shape):
+        return Diff(name, float("inf"), float("inf"), a.shape, got_shape=b.shape if a.shape != b.shape else real.shape)
     shape, padded = a.shape, None
     if real is not None:
-        if a.shape[:2] != real.shape:
-            raise AssertionError(f"{name}: shape {a.shape} is not per token of the mask {real.shape}")
         if not real.all():
             padded = float(np.abs(a[~real] - b[~real]).max())
         a, b = a[real], b[real]
     err = float(np.abs(a - b).max())
-    scale = float(np.abs(a).max())
-    return Diff(name, err, err / scale if scale else err, shape, scale, padded)
+    top = scale(a)
+    return Diff(name, err, err / top if top else err, shape, top, padded)
 
 
 def _to_numpy(out) -> dict:
@@ -174,18 +165,3 @@ def _to_numpy(out) -> dict:
 def token_name(tok, i: int) -> str:
     """The token of id ``i``; embedding rows past the tokenizer's vocabulary (a resized model) by their id."""
     return tok.convert_ids_to_tokens(i) if i < len(tok) else f"<id {i}>"
-
-
-TABLE_HEAD = ("| output | shape | max abs diff | max rel diff | within | padded positions (not judged) |\n"
-              "|---|---|---|---|---|---|")
-
-
-def table_row(name, shape, max_abs, max_rel, within, padded_max_abs) -> str:
-    padded = "—" if padded_max_abs is None else f"{padded_max_abs:.2e}"
-    return (f"| {name} | {'×'.join(map(str, shape))} | {max_abs:.2e} | {max_rel:.2e} | {'yes' if within else 'NO'} "
-            f"| {padded} |")
-
-
-def format_table(diffs: list, atol: float) -> str:
-    return "\n".join([TABLE_HEAD] + [table_row(d.name, d.shape, d.max_abs, d.max_rel, d.within(atol), d.padded_max_abs)
-                                     for d in diffs])

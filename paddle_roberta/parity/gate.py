@@ -1,7 +1,8 @@
 """The gate every output passes before it is moved into place: verified against the other framework, or not at all.
 
-``convert``, ``export_hf`` and ``export_inference`` all decide here whether to verify (``verify_policy``) and hold
-``VERIFY_LOCK`` while a comparison loads models; ``verified`` runs ``verify`` on a finished temporary directory.
+``convert``, ``export_hf``, ``export_inference`` and ``paddle-roberta verify`` all decide here whether to verify
+(``verify_policy``) and run their comparison through ``gate``, which holds ``VERIFY_LOCK`` while it loads models and
+turns a failed or broken comparison into one ConversionError; ``verified`` gates ``verify`` of a finished directory.
 """
 
 from __future__ import annotations
@@ -16,23 +17,28 @@ from ..errors import ConversionError
 VERIFY_LOCK = threading.Lock()
 
 
-def verified(hf_dir: str, paddle_dir: str, out: str, atol: float, weights=None, torch_side=None) -> dict:
+def verified(hf_dir: str, paddle_dir: str, out: str, atol: float, weights=None, torch_side=None):
     """``verify`` of a finished temporary directory (the PaddleNLP one for ``convert``, the Hugging Face one for
-    ``export``), its text under "text"; raises naming ``out`` if it failed or could not run. ``torch_side``: as
-    ``verify`` takes it."""
-    from .verify import failures, format_report, verify
+    ``export``) through ``gate``. ``torch_side``: as ``verify`` takes it."""
+    from .verify import verify
 
+    return gate(out, lambda: verify(hf_dir, paddle_dir, atol=atol, weights=weights, torch_side=torch_side))
+
+
+def gate(out: str, run, written: bool = False):
+    """``run()``'s ``Report``, made under ``VERIFY_LOCK``; a ConversionError naming ``out`` where it failed (the report's
+    text as details) or could not run. ``written``: ``out`` exists already (``verify``), else nothing is written."""
+    tail = "" if written else "; nothing written"
     try:
         with VERIFY_LOCK:
-            report = verify(hf_dir, paddle_dir, atol=atol, weights=weights, torch_side=torch_side)
+            report = run()
     except ConversionError:
         raise
-    except Exception as e:  # the source loads for conversion but not in transformers / PaddleNLP
+    except Exception as e:  # the source loads for conversion but not in transformers / PaddleNLP, a wrong --source
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise ConversionError(f"{out}: verification could not run ({type(e).__name__}: {first}); nothing written") from e
-    report["text"] = format_report(report)
-    if not report["ok"]:
-        raise ConversionError(f"{out}: verification failed ({', '.join(failures(report))}); nothing written", report["text"])
+        raise ConversionError(f"{out}: verification could not run ({type(e).__name__}: {first}){tail}") from e
+    if not report.ok and not written:
+        raise ConversionError(f"{out}: verification failed ({', '.join(report.failures())}){tail}", report.to_text())
     return report
 
 

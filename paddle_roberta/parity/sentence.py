@@ -17,6 +17,7 @@ import numpy as np
 
 from ..sentence.encoder import prompt_for
 from . import compare as parity
+from .report import Diff
 
 COSINE_ATOL = 1e-6
 LONG = ("自然语言处理是人工智能的一个重要方向，它研究人与计算机之间用自然语言进行有效通信的各种理论和方法。" * 3
@@ -26,8 +27,8 @@ SENTENCE_TEXTS = ["中国的首都是北京。", "今天天气很好，我们去
                   "  Leading and trailing spaces  ", "", "A", LONG, LONG[::-1]]
 
 
-def sentence_rows(side, src, encoder, atol, user_texts=(), dtype="float32") -> tuple:
-    """(report rows, as ``verify``'s outputs; what was compared) for the source ``src`` and ``encoder``."""
+def sentence_rows(side, src, encoder, user_texts=(), dtype="float32") -> tuple:
+    """([Diff] for the report, what was compared) for the reference ``side`` (on ``src``) and ``encoder``."""
     texts = SENTENCE_TEXTS + list(user_texts)
     prompts = {None: prompt_for(encoder.pipeline)}  # the model's default prompt, if any
     for name, text in encoder.pipeline.prompts.items():
@@ -42,18 +43,26 @@ def sentence_rows(side, src, encoder, atol, user_texts=(), dtype="float32") -> t
         got = encoder.encode(texts, prompt_name=name, batch_size=4)  # several batches, sorted by length
         default = encoder.pipeline.default_prompt_name if prompts[None] else None
         label = "sentence_embedding" + (f" (prompt {name!r})" if name else f" (default prompt {default!r})" if default else "")
-        d = parity.diff(label, want, got, None)
-        rows.append({"name": d.name, "shape": list(d.shape), "max_abs": d.max_abs, "max_rel": d.max_rel,
-                     "within": d.within(atol), "padded_max_abs": None, "padded_differs": False})
+        rows.append(parity.diff(label, want, got, None))
         ok, worst, vs_exact, own = cosines_agree(want, exact, got)
         judged = f"bar {COSINE_ATOL:g}" if worst <= COSINE_ATOL else \
             f"vs float64 {vs_exact:.1e}, bar 2 x torch's own {own:.1e}"
-        rows.append({"name": f"pairwise cosine{label.removeprefix('sentence_embedding')}, {judged}",
-                     "shape": [len(texts), len(texts)], "max_abs": worst, "max_rel": worst, "within": ok,
-                     "padded_max_abs": None, "padded_differs": False, "vs_float64": vs_exact, "reference_float32_error": own})
+        rows.append(Diff(f"pairwise cosine{label.removeprefix('sentence_embedding')}, {judged}", worst, worst,
+                         (len(texts), len(texts)), verdict=ok,
+                         extra={"vs_float64": vs_exact, "reference_float32_error": own}))
     info = {"texts": len(texts), "prompts": [n for n in prompts if n], "pipeline": encoder.pipeline.summary(),
             "max_seq_length": encoder.pipeline.max_seq_length if encoder.pipeline.source_max_seq_length else None}
     return rows, info
+
+
+def sentence_note(info: dict, compared: str) -> str:
+    """The report line that says what ``sentence_rows`` compared (``compared``: which engines)."""
+    prompts = f", and with each other prompt ({', '.join(info['prompts'])})" if info["prompts"] else ""
+    if info.get("max_seq_length"):
+        prompts += f"; sentence-transformers run with max_seq_length {info['max_seq_length']}, the model's positions"
+    return (f"sentence embeddings: {info['pipeline']}; {compared} on {info['texts']} texts (Chinese, English, mixed, "
+            f"empty, past max_seq_length){prompts}; pairwise cosines within {COSINE_ATOL:g} (or, where float32 is less "
+            "precise, no further from the reference in float64 than twice its own float32)")
 
 
 def cosines_agree(want, exact, got) -> tuple:

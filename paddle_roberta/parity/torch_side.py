@@ -24,7 +24,20 @@ import sys
 import numpy as np
 
 from ..errors import ConversionError
+from ..families.tables import family_and_head, hf_class_for
+from ..files.weight_files import HF_FORMATS, choose, in_folder
 from ..tokenizer.kind import KINDS, not_written, tokenizer_kind
+
+
+def torch_model_args(src, paddle_class, weights, dtype) -> dict:
+    """``load``'s arguments: the source's transformers class for ``paddle_class``, read from the weights file
+    ``verify`` picks (``weights``: a file or several of ``src``, as ``verify`` takes it), in ``dtype``."""
+    chosen = [os.fspath(weights)] if isinstance(weights, (str, os.PathLike)) else [os.fspath(w) for w in weights or ()]
+    hf_weights = (choose(src, HF_FORMATS, in_folder(src, chosen)) or ("", ""))[0]
+    head = family_and_head(paddle_class)[1]
+    # a causal LM attends to earlier tokens only in transformers when is_decoder is set (a source config may lack it)
+    return {"src": os.path.abspath(src), "hf_class": hf_class_for(paddle_class), "dtype": dtype,
+            "use_safetensors": ".safetensors" in os.path.basename(hf_weights or ""), "is_decoder": head == "ForCausalLM"}
 
 
 class TorchSide:

@@ -12,19 +12,20 @@ tokenizer. Passes only when every id agrees, every output is within tolerance an
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from ..errors import ConversionError
-from ..families.tables import FAMILIES, hf_class_for
-from ..files.weight_files import HF_FORMATS, PADDLE_FORMATS, choose, in_folder
+from ..families.tables import FAMILIES, family_and_head
+from ..files.weight_files import PADDLE_FORMATS, choose, in_folder
 from ..sentence.modules import PIPELINE_JSON, is_sentence_transformers
 from ..tokenizer.kind import not_written, tokenizer_kind
 from . import compare as parity
-from .check import head_of, load_paddle
-from .torch_side import TorchSide
+from .check import load_paddle
+from .report import build_report
+from .sentence import sentence_note
+from .torch_side import TorchSide, torch_model_args
 
 SENTENCES = {
     "bert": ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "自然语言处理是人工智能的一个重要方向。"],
@@ -61,16 +62,6 @@ def verify(src: str, out: str, texts=(), atol: float = 1e-5, weights=None, torch
         return _verify(src, out, texts, atol, weights, torch_side or TorchSide())
 
 
-def torch_model_args(src, paddle_class, weights, dtype) -> dict:
-    """``TorchSide.load``'s arguments: the source's transformers class for ``paddle_class``, read from the weights
-    file ``verify`` picks (``weights`` as ``verify`` takes it), in ``dtype``."""
-    hf_weights = (choose(src, HF_FORMATS, in_folder(src, _chosen(weights))) or ("", ""))[0]
-    head = head_of(paddle_class)
-    # a causal LM attends to earlier tokens only in transformers when is_decoder is set (a source config may lack it)
-    return {"src": os.path.abspath(src), "hf_class": hf_class_for(paddle_class), "dtype": dtype,
-            "use_safetensors": ".safetensors" in os.path.basename(hf_weights or ""), "is_decoder": head == "ForCausalLM"}
-
-
 def _chosen(weights) -> list:
     return [os.fspath(weights)] if isinstance(weights, (str, os.PathLike)) else [os.fspath(w) for w in weights or ()]
 
@@ -83,13 +74,12 @@ def _verify(src, out, texts, atol, weights, side) -> dict:
 
     stored = _stored_dtype(out)
     paddle_model, paddle_class = load_paddle(out, dtype="float32" if stored != "float32" else None, weights=paddle_weights)
-    head = head_of(paddle_class)
+    head = family_and_head(paddle_class)[1]
     family = paddle_model.config.model_type
     fam = FAMILIES[family]
     torch_info = side.call("load", **torch_model_args(src, paddle_class, weights, stored))
-    report = {"source": os.path.abspath(src), "output": os.path.abspath(out), "paddle_class": paddle_class,
-              "torch_class": torch_info["torch_class"], "atol": atol, "dtype": stored, "tokenizer": None,
-              "outputs": [], "fill_mask": None}
+    data = {"source": os.path.abspath(src), "output": os.path.abspath(out), "paddle_class": paddle_class,
+            "torch_class": torch_info["torch_class"], "dtype": stored, "tokenizer": None, "fill_mask": None}
 
     hf_tok = side.call("tokenizer", src=os.path.abspath(src), family=family)  # what verify needs to know of it, or None
     fill_texts = [t.format(mask=hf_tok["mask_token"]) for t in FILL_MASK[family]] if hf_tok is not None else []
@@ -102,19 +92,19 @@ def _verify(src, out, texts, atol, weights, side) -> dict:
     if hf_tok is not None and os.path.isfile(os.path.join(out, "tokenizer_config.json")):
         pd_tok = pt.AutoTokenizer.from_pretrained(out)
         rows = _compare_ids(list(dict.fromkeys(texts[:len(texts) - len(user)] + pad_texts + user)), side, pd_tok, src)
-        texts = [t for t in texts if t not in {r["text"] for r in rows if r["verdict"] == "slow"}]  # ids differ: not batched
-        report["tokenizer"] = {"torch": hf_tok["class"], "paddle": type(pd_tok).__name__, "texts": rows,
-                               "torch_size": hf_tok["size"], "paddle_size": len(pd_tok), "added": hf_tok["added"]}
-        report["truncated_to"] = limit = positions
-        report["truncated"] = [r["text"] for r in rows if len(r["torch_ids"]) > limit]
+        texts = [t for t in texts if t not in {r["text"] for r in rows if r["verdict"] == "slow"}]  # not batched
+        data["tokenizer"] = {"torch": hf_tok["class"], "paddle": type(pd_tok).__name__, "texts": rows,
+                             "torch_size": hf_tok["size"], "paddle_size": len(pd_tok), "added": hf_tok["added"]}
+        data["truncated_to"] = limit = positions
+        data["truncated"] = [r["text"] for r in rows if len(r["torch_ids"]) > limit]
     elif hf_tok is not None:  # a tokenizer no PaddleNLP class expresses: both models fed transformers' ids
-        report["tokenizer_kind"] = tokenizer_kind(src)
-        report["truncated_to"] = limit = positions
+        data["tokenizer_kind"] = tokenizer_kind(src)
+        data["truncated_to"] = limit = positions
     if hf_tok is not None:
         keys = ["input_ids", "attention_mask"] + (["token_type_ids"] if fam.token_types else [])
         inputs = side.call("encode", texts=texts, limit=limit, keys=keys)
     else:  # no tokenizer in the source, or one transformers cannot load here: ids drawn at random, padded, with a mask
-        report["tokenizer_kind"] = tokenizer_kind(src) if not_written(tokenizer_kind(src)) else None
+        data["tokenizer_kind"] = tokenizer_kind(src) if not_written(tokenizer_kind(src)) else None
         cfg = paddle_model.config
         inputs = parity.make_batch(family, "Model", cfg.vocab_size, cfg.max_position_embeddings, cfg.pad_token_id)
     if head == "ForMultipleChoice":
@@ -123,32 +113,32 @@ def _verify(src, out, texts, atol, weights, side) -> dict:
 
     torch_out = side.call("run", inputs=inputs)
     paddle_out = parity.run_paddle(paddle_model, inputs, causal=parity.needs_causal_mask(family, head))
-    for d in parity.compare(head, torch_out, paddle_out, inputs["attention_mask"]):
-        report["outputs"].append(_row(d, atol))
-    ids_agree = report["tokenizer"] is None or all(r["agree"] for r in report["tokenizer"]["texts"])
-    if ids_agree and not parity.needs_causal_mask(family, head):  # RobertaForCausalLM needs its causal mask: README
+    diffs = parity.compare(head, torch_out, paddle_out, inputs["attention_mask"])
+    tok = data["tokenizer"]
+    checks = {} if tok is None else {"tokenizer ids": all(r["agree"] for r in tok["texts"]),
+                                     "tokenizer size": tok["torch_size"] == tok["paddle_size"]}
+    if checks.get("tokenizer ids", True) and not parity.needs_causal_mask(family, head):  # RobertaForCausalLM: README
         for label, feed in _paddle_way_calls(pd_tok, texts, limit, fam, head, inputs, paddle_model):
             out_ = parity.run_paddle(paddle_model, feed)
             for d in parity.compare(head, torch_out, out_, inputs["attention_mask"])[-(len(parity.HEAD_OUTPUTS[head]) + 1):]:
                 d.name = f"{label}: {d.name}"
-                report["outputs"].append(_row(d, atol))
+                diffs.append(d)
     if head in ("ForMaskedLM", "ForPreTraining") and pd_tok is not None and hf_tok["mask_token"]:
         masked = [t for t in texts if hf_tok["mask_token"] in t]
-        report["fill_mask"] = _fill_mask(side, pd_tok, paddle_model, head, family, masked, limit)
+        data["fill_mask"] = fill_mask_rows(side, pd_tok, paddle_model, head, family, masked, limit)
+        checks["fill-mask top 5"] = all(r["agree"] for r in data["fill_mask"])
     if is_sentence_transformers(src) and os.path.isfile(os.path.join(out, PIPELINE_JSON)):
-        report["sentence"] = _sentence(side, src, out, paddle_model, user, atol, stored, report)
-    report["ok"] = (
-        all(o["within"] for o in report["outputs"])
-        and (report["tokenizer"] is None or (all(r["agree"] for r in report["tokenizer"]["texts"])
-                                             and report["tokenizer"]["torch_size"] == report["tokenizer"]["paddle_size"]))
-        and (report["fill_mask"] is None or all(r["agree"] for r in report["fill_mask"]))
-    )
-    return report
+        sentence_diffs, data["sentence"] = _sentence(side, src, out, paddle_model, user, stored)
+        diffs += sentence_diffs
+    precision = ("float32" if stored == "float32"
+                 else f"weights stored in {stored}, both sides run in float32 on those rounded weights")
+    return build_report(f"{data['torch_class']} (transformers) vs {paddle_class} (PaddleNLP), {precision}", atol, diffs,
+                        checks=checks, notes=_notes(data), after=_fill_mask_lines(data["fill_mask"]), **data)
 
 
-def _sentence(side, src, out, paddle_model, user, atol, stored, report) -> dict:
-    """The final embeddings: sentence-transformers' encode vs ``SentenceEncoder`` (``parity.sentence``), rows added to
-    the report's outputs."""
+def _sentence(side, src, out, paddle_model, user, stored) -> tuple:
+    """The final embeddings: sentence-transformers' encode vs ``SentenceEncoder`` (``parity.sentence``): (rows, what
+    was compared)."""
     import importlib.util
 
     from ..sentence.encoder import SentenceEncoder
@@ -158,9 +148,7 @@ def _sentence(side, src, out, paddle_model, user, atol, stored, report) -> dict:
         raise ConversionError(f"{src}: a sentence-transformers model, and sentence-transformers is not installed to "
                               "verify its embeddings (pip install sentence-transformers, or --no-verify)")
     encoder = SentenceEncoder(out, model=paddle_model)
-    rows, info = sentence_rows(side, os.path.abspath(src), encoder, atol, user, stored)
-    report["outputs"] += rows
-    return info
+    return sentence_rows(side, os.path.abspath(src), encoder, user, stored)
 
 
 def _compare_ids(texts, side, pd_tok, src) -> list:
@@ -177,11 +165,6 @@ def _compare_ids(texts, side, pd_tok, src) -> list:
         rows.append({"text": text, "agree": verdict != "differs", "verdict": verdict, "torch_ids": a, "paddle_ids": b,
                      "torch_slow_ids": slow.get(i)})
     return rows
-
-
-def _row(d, atol) -> dict:
-    return {"name": d.name, "shape": list(d.shape), "max_abs": d.max_abs, "max_rel": d.max_rel, "within": d.within(atol),
-            "padded_max_abs": d.padded_max_abs, "padded_differs": d.padded_differs(atol)}
 
 
 def _paddle_way_calls(pd_tok, texts, limit, fam, head, inputs, paddle_model):
@@ -212,18 +195,6 @@ def _stored_dtype(out) -> str:
     return dtype
 
 
-def failures(report: dict) -> list:
-    """What made a report fail, by name."""
-    failed = [o["name"] for o in report["outputs"] if not o["within"]]
-    if report["tokenizer"] and not all(r["agree"] for r in report["tokenizer"]["texts"]):
-        failed.append("tokenizer ids")
-    if report["tokenizer"] and report["tokenizer"]["torch_size"] != report["tokenizer"]["paddle_size"]:
-        failed.append("tokenizer size")
-    if report["fill_mask"] and not all(r["agree"] for r in report["fill_mask"]):
-        failed.append("fill-mask top 5")
-    return failed
-
-
 def _check_same_model(src, out):
     from ..files.source import read_config
 
@@ -252,7 +223,7 @@ def quiet_libraries(torch=True):
     paddlenlp.utils.log.logger.set_level("ERROR")
 
 
-def _fill_mask(side, pd_tok, paddle_model, head, family, texts, limit) -> list:
+def fill_mask_rows(side, pd_tok, paddle_model, head, family, texts, limit) -> list:
     """Top-5 tokens at every mask of every text, each framework fed by its own tokenizer."""
     key = "prediction_logits" if head == "ForPreTraining" else "logits"
     token_types = FAMILIES[family].token_types
@@ -269,16 +240,15 @@ def _fill_mask(side, pd_tok, paddle_model, head, family, texts, limit) -> list:
     return rows
 
 
-def format_report(report: dict) -> str:
-    precision = ("float32" if report["dtype"] == "float32"
-                 else f"weights stored in {report['dtype']}, both sides run in float32 on those rounded weights")
-    lines = [f"{report['torch_class']} (transformers) vs {report['paddle_class']} (PaddleNLP), {precision}, atol {report['atol']:g} x max(1, max|output|, |last hidden| for heads)", ""]
-    tok = report["tokenizer"]
-    if tok is None and report.get("tokenizer_kind"):
-        fed = "both models fed transformers' ids" if report.get("truncated_to") else "random ids"
-        why = "has no PaddleNLP counterpart, none in the output" if not_written(report["tokenizer_kind"]) else \
+def _notes(data: dict) -> list:
+    """The report's lines above the table: the tokenizers compared, the sentence pipeline."""
+    lines = []
+    tok = data["tokenizer"]
+    if tok is None and data.get("tokenizer_kind"):
+        fed = "both models fed transformers' ids" if data.get("truncated_to") else "random ids"
+        why = "has no PaddleNLP counterpart, none in the output" if not_written(data["tokenizer_kind"]) else \
             "is not in the output"
-        lines.append(f"tokenizer: the source's ({report['tokenizer_kind']}) {why}; {fed}")
+        lines.append(f"tokenizer: the source's ({data['tokenizer_kind']}) {why}; {fed}")
     elif tok is None:
         lines.append("tokenizer: none in the source; random ids")
     else:
@@ -286,38 +256,24 @@ def format_report(report: dict) -> str:
         slow = sum(r["verdict"] == "slow" for r in tok["texts"])
         added = f", {tok['added']} of them added" if tok["added"] else ""
         slow = f" ({slow} more: transformers' slow tokenizer's)" if slow else ""
-        lines.append(f"tokenizer: {tok['torch']} vs {tok['paddle']}: {agree}/{len(tok['texts'])} texts give identical ids{slow} "
-                     f"(every special and added token among them); {tok['torch_size']} vs {tok['paddle_size']} ids{added}")
+        lines.append(f"tokenizer: {tok['torch']} vs {tok['paddle']}: {agree}/{len(tok['texts'])} texts give identical "
+                     f"ids{slow} (every special and added token among them); {tok['torch_size']} vs "
+                     f"{tok['paddle_size']} ids{added}")
         lines += [f"  DIFFERS: {r['text']!r}" for r in tok["texts"] if not r["agree"]]
-        lines += [f"  transformers' slow and fast tokenizers disagree, PaddleNLP gives the slow one's ids (not batched): "
-                  f"{r['text']!r}" for r in tok["texts"] if r["verdict"] == "slow"]
-        lines += [f"  cut to the model's {report['truncated_to']} positions: {t[:60]!r}" for t in report["truncated"]]
-    if report.get("sentence"):
-        info = report["sentence"]
-        prompts = f", and with each other prompt ({', '.join(info['prompts'])})" if info["prompts"] else ""
-        if info.get("max_seq_length"):
-            prompts += f"; sentence-transformers run with max_seq_length {info['max_seq_length']}, the model's positions"
-        lines.append(f"sentence embeddings: {info['pipeline']}; sentence-transformers' encode vs paddle_roberta's "
-                     f"SentenceEncoder on {info['texts']} texts (Chinese, English, mixed, empty, past max_seq_length)"
-                     f"{prompts}; pairwise cosines within 1e-6 (or, where float32 is less precise, no further from "
-                     "sentence-transformers in float64 than twice its own float32)")
-    lines += ["", parity.TABLE_HEAD]
-    for o in report["outputs"]:
-        lines.append(parity.table_row(o["name"], o["shape"], o["max_abs"], o["max_rel"], o["within"], o["padded_max_abs"]))
-    if any(o["padded_differs"] for o in report["outputs"]):
-        lines.append("(per-token outputs are judged at the real tokens; padded positions, which the attention mask hides,\n"
-                     " differ where PaddleNLP embeds the pad id as zeros: see the README's known differences)")
-    if report["fill_mask"]:
-        agree = sum(r["agree"] for r in report["fill_mask"])
-        lines += ["", f"fill-mask top 5: {agree}/{len(report['fill_mask'])} texts agree at every mask"]
-        for r in report["fill_mask"]:
-            lines.append(f"  {r['text']!r}{'' if r['agree'] else '  DIFFERS'}")
-            for t, p in zip(r["torch"], r["paddle"]):
-                lines += [f"    torch:  {' '.join(t)}", f"    paddle: {' '.join(p)}"]
-    lines += ["", "PASS" if report["ok"] else "FAIL"]
-    return "\n".join(lines)
+        lines += [f"  transformers' slow and fast tokenizers disagree, PaddleNLP gives the slow one's ids (not "
+                  f"batched): {r['text']!r}" for r in tok["texts"] if r["verdict"] == "slow"]
+        lines += [f"  cut to the model's {data['truncated_to']} positions: {t[:60]!r}" for t in data["truncated"]]
+    if data.get("sentence"):
+        lines.append(sentence_note(data["sentence"], "sentence-transformers' encode vs paddle_roberta's SentenceEncoder"))
+    return lines
 
 
-def write_json(report: dict, path: str):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(report, f, indent=2, ensure_ascii=False)
+def _fill_mask_lines(rows) -> list:
+    if not rows:
+        return []
+    lines = ["", f"fill-mask top 5: {sum(r['agree'] for r in rows)}/{len(rows)} texts agree at every mask"]
+    for r in rows:
+        lines.append(f"  {r['text']!r}{'' if r['agree'] else '  DIFFERS'}")
+        for t, p in zip(r["torch"], r["paddle"]):
+            lines += [f"    torch:  {' '.join(t)}", f"    paddle: {' '.join(p)}"]
+    return lines

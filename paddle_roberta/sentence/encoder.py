@@ -138,16 +138,6 @@ class SentenceEncoder:
         self._lock = threading.Lock()  # PaddleNLP's tokenizers keep per-call state (truncation settings)
         self._dtype = "float32"
 
-    @classmethod
-    def from_pretrained(cls, src, dtype=None, **options):
-        """The encoder for ``src``: a directory ``convert`` wrote, or a sentence-transformers directory or hub id
-        (converted into the cache first, as ``paddle_roberta.from_pretrained``; ``options``: convert's)."""
-        from ..api import converted_dir, is_converted
-
-        if is_converted(src):
-            return cls(src, dtype)
-        return cls(converted_dir(src, **options, **({"dtype": dtype} if dtype else {})))
-
     @property
     def dimension(self) -> int:
         return self.pipeline.dimension
