@@ -13,7 +13,9 @@ setup(
     python_requires=">=3.10",
     # Conversion needs only these; torch reads pytorch_model.bin, paddle/paddlenlp load the result.
     # sentencepiece checks XLM-RoBERTa's sentencepiece.bpe.model before it is copied.
-    install_requires=["numpy", "safetensors", "ml_dtypes", "tqdm", "tokenizers", "sentencepiece"],
+    # jinja2: the model card, the export README and app.py are templates (*/templates/)
+    install_requires=["numpy", "safetensors", "ml_dtypes", "tqdm", "tokenizers", "sentencepiece", "jinja2"],
+    package_data={"paddle_roberta": ["*/templates/*"]},
     extras_require={
         "torch": ["torch"],
         # protobuf: transformers' XLMRobertaTokenizerFast builds itself from the SentencePiece model with it
@@ -21,7 +23,7 @@ setup(
         # serving.simple_server: PaddleNLP's SimpleServer (FastAPI + uvicorn, which paddlenlp itself requires)
         "serve": ["paddlepaddle", "paddlenlp", "fastapi", "uvicorn"],
         "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis",
-                 "fastapi", "uvicorn", "requests", "sentence-transformers"],
+                 "fastapi", "uvicorn", "requests", "sentence-transformers", "ruff"],
         # verify on a sentence-transformers source compares with sentence-transformers' own encode
         "sentence": ["torch", "transformers", "sentence-transformers", "paddlepaddle", "paddlenlp", "protobuf"],
         # bench/bench_load.py: onnxruntime beside torch and Paddle Inference

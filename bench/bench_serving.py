@@ -63,7 +63,7 @@ if engine == "torch eager":
             m(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
 elif engine == "PaddleNLP dygraph":
     import paddle
-    from paddle_roberta.parity.loading import load
+    from paddle_roberta.loading import load
     m = load(path)
     def run(ids, mask):
         with paddle.no_grad():

@@ -45,7 +45,7 @@ CONVERT_OPTIONS = ("format", "num_choices", "family", "head", "verify", "atol")
 def from_pretrained(src, cls=None, dtype=None, weights=None, **kwargs):
     """The PaddleNLP model for ``src`` (a Hugging Face directory or hub id, converted into the cache first,
     or a directory this tool converted, loaded as is): ``cls`` a PaddleNLP class or its name, default the
-    class the conversion chose (the checkpoint's head). Loaded with no random initialisation (``parity.loading``).
+    class the conversion chose (the checkpoint's head). Loaded with no random initialisation (``loading``).
 
     ``dtype`` ("float32", "float16", "bfloat16") is the dtype of the model returned. For a Hugging Face
     source it is also the dtype the cache holds it in (each dtype its own cache entry; default float32).
@@ -60,7 +60,7 @@ def from_pretrained(src, cls=None, dtype=None, weights=None, **kwargs):
     PaddleNLP's ``from_pretrained`` takes them: config settings such as ``num_classes``/``num_labels`` (a new
     head for fine-tuning is initialised as PaddleNLP initialises it) and ``ignore_mismatched_sizes``. Any other
     keyword is an error."""
-    from .parity.loading import load
+    from .loading import load
 
     options = {k: kwargs.pop(k) for k in CONVERT_OPTIONS if k in kwargs}
     if is_converted(src):

@@ -49,7 +49,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     check_output(dest, src, overwrite)
     pause_point("reading")
 
-    from .parity.loading import load
+    from .loading import load
     from .parity.verify import quiet_libraries
 
     quiet_libraries()

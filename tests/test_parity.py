@@ -108,7 +108,7 @@ def test_bert_has_no_padded_difference(tmp_path, paddle_quiet):
 def test_paddlenlp_low_cpu_mem_usage_ignores_layer_norm_eps(tmp_path, paddle_quiet):
     """Measured, and in the README's known differences: PaddleNLP's low_cpu_mem_usage=True loads every weight
     from the file but builds the LayerNorms with paddle's default epsilon (1e-5), not the config's 1e-12 (BERT),
-    so outputs move by ~1e-2. paddle_roberta.parity.loading.load sets them back; if PaddleNLP fixes it, this test says so."""
+    so outputs move by ~1e-2. paddle_roberta.loading.load sets them back; if PaddleNLP fixes it, this test says so."""
     import paddlenlp.transformers as pt
 
     src, out = tmp_path / "hf", tmp_path / "paddle"
@@ -129,7 +129,7 @@ def test_fast_load_equals_plain_load(tmp_path, paddle_quiet, family, out_format)
     for every head; PaddleNLP's low_cpu_mem_usage=True alone is not, for BERT."""
     import paddlenlp.transformers as pt
 
-    from paddle_roberta.parity.loading import load
+    from paddle_roberta.loading import load
 
     for n, head in enumerate(HEADS[family]):
         src, out = tmp_path / head, tmp_path / f"{head}-paddle"

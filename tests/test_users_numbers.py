@@ -219,7 +219,7 @@ def fine_tune_in_place(out):
 
 def test_fine_tune_saved_in_place_is_never_read_stale(tmp_path, paddle_quiet):
     from paddle_roberta.errors import ConversionError
-    from paddle_roberta.parity.loading import load
+    from paddle_roberta.loading import load
 
     src, out = tmp_path / "hf", tmp_path / "paddle"
     build_checkpoint(str(src), "RobertaForSequenceClassification", SMALL["roberta"], vocab="bpe")

@@ -20,7 +20,7 @@ def load_paddle(out: str, auto: bool = False, dtype: str | None = None, weights:
     (float16/bfloat16 outputs run on CPU only as float32: Paddle has no CPU float16 kernels)."""
     import paddlenlp.transformers as pt
 
-    from .loading import load
+    from ..loading import load
 
     with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
         paddle_class = json.load(f)["architectures"][0]

@@ -116,7 +116,7 @@ class SentenceEncoder:
 
         from ..families.detect import paddle_family_and_head
         from ..files.source import read_config
-        from ..parity.loading import load
+        from ..loading import load
         from .pooling import SentenceHead
 
         self.path = os.fspath(path)

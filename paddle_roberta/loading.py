@@ -18,8 +18,8 @@ import json
 import os
 import warnings
 
-from ..errors import ConversionError
-from ..families.tables import T, find_class
+from .errors import ConversionError
+from .families.tables import T, find_class
 
 
 def load(out: str, cls=None, dtype: str | None = None, weights: str | None = None, **model_kwargs):
@@ -36,7 +36,7 @@ def load(out: str, cls=None, dtype: str | None = None, weights: str | None = Non
     import paddle
     import paddlenlp.transformers as pt
 
-    from ..files.weight_files import PADDLE_FORMATS, choose
+    from .files.weight_files import PADDLE_FORMATS, choose
 
     found = choose(out, PADDLE_FORMATS, weights)
     use_safetensors = None if found is None else found[1].startswith("safetensors")
