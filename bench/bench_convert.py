@@ -129,7 +129,9 @@ def bench(name, runs, work):
         dst = os.path.join(work, f"cp{i}")
         os.makedirs(dst)
         copies.append(measure(["cp"] + [os.path.join(src, w) for w in weights] + [dst]))
-    med = lambda xs, k: statistics.median(x[k] for x in xs)
+    def med(xs, k):
+        return statistics.median(x[k] for x in xs)
+
     rows["paddle-roberta convert"] = (med(ours, 0), med(ours, 1), med(ours, 1) - base_ours)
     rows["PaddleNLP from_pretrained(convert_from_torch=True)"] = (med(theirs, 0), med(theirs, 1), med(theirs, 1) - base_pd)
     rows["cp"] = (med(copies, 0), med(copies, 1), None)

@@ -108,8 +108,10 @@ def timed(cmd, env=None):
 def default_path(runs, work):
     src, hf_class = build(CLUE)
     rows = {}
-    convert_cmd = lambda i: [PY, "-c", "import sys; from paddle_roberta.cli import main; rc = main(sys.argv[1:]); " + HWM_WITH_HELPER + "; sys.exit(rc)",
-                             "convert", src, os.path.join(work, f"v{i}"), "--quiet"]
+    def convert_cmd(i):
+        code = "import sys; from paddle_roberta.cli import main; rc = main(sys.argv[1:]); " + HWM_WITH_HELPER
+        return [PY, "-c", code + "; sys.exit(rc)", "convert", src, os.path.join(work, f"v{i}"), "--quiet"]
+
     results = [timed(convert_cmd(i)) for i in range(runs)]
     rows["paddle-roberta convert (verification on)"] = results
     theirs = []

@@ -49,7 +49,7 @@ def read_output(out_dir):
 
         with safe_open(st, framework="np") as f:
             if any(f.get_slice(k).get_dtype() == "BF16" for k in f.keys()):
-                import torch
+                import torch  # noqa: F401  (safetensors.torch needs it)
                 from safetensors.torch import load_file
 
                 return {k: v.float().numpy() for k, v in load_file(st).items()}

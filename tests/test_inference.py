@@ -21,7 +21,7 @@ CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 def test_every_head_exports_and_agrees_with_torch(tmp_path, paddle_quiet, family, head):
     """Verified at export against the torch original on verify's sentences (tokenized by the helper), then
     loaded again in a fresh predictor, oneDNN on and off, on a batch of another shape: dynamic batch and length."""
-    import transformers
+    import transformers  # noqa: F401  (in this process before paddle, as the CLI imports them)
 
     src, pd, served = tmp_path / "hf", tmp_path / "paddle", tmp_path / "served"
     config = dict(TINY[family], num_labels=2 if head == "ForQuestionAnswering" else 3, vocab_size=700,

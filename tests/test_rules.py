@@ -76,7 +76,7 @@ def test_vocab_size_mismatch_is_reported(bert_mlm, tmp_path):
 
 def test_untied_decoder_is_refused(tmp_path):
     src = tmp_path / "hf"
-    model = build_checkpoint(str(src), "BertForMaskedLM", TINY["bert"], seed=1, fmt="bin")
+    build_checkpoint(str(src), "BertForMaskedLM", TINY["bert"], seed=1, fmt="bin")
     state = torch.load(src / "pytorch_model.bin", weights_only=True)
     state["cls.predictions.decoder.weight"] = state["cls.predictions.decoder.weight"] + 1.0
     torch.save(state, src / "pytorch_model.bin")
