@@ -67,7 +67,8 @@ def from_pretrained(src, cls=None, dtype=None, weights=None, **kwargs):
         if options:
             raise ConversionError(f"{src}: already converted; {', '.join(options)} apply to a Hugging Face source")
         return load(os.fspath(src), cls, dtype, weights, **kwargs)
-    out = converted_dir(src, **options, **({"dtype": dtype} if dtype else {}), **({"weights": weights} if weights else {}))
+    options.update({"dtype": dtype} if dtype else {}, **({"weights": weights} if weights else {}))
+    out = converted_dir(src, **options)
     try:
         return load(out, cls, dtype, **kwargs)
     except ConversionError as e:  # name what the user gave, not only the cache entry
@@ -94,7 +95,8 @@ def tokenizer(src, **options):
             origin = (json.load(f).get("paddle_roberta") or {}).get("source") or os.fspath(src)
         why = not_written(tokenizer_kind(origin)) if os.path.isdir(origin) else None
         raise ConversionError(f"{os.fspath(src)}: no PaddleNLP tokenizer was written"
-                              + (f" ({why}); tokenize with transformers' AutoTokenizer" if why else " (none in the source)"))
+                              + (f" ({why}); tokenize with transformers' AutoTokenizer" if why
+                                 else " (none in the source)"))
     return pt.AutoTokenizer.from_pretrained(out)
 
 

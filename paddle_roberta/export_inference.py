@@ -58,7 +58,8 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     served_fam = served_family(fam)
     served = model if served_fam is fam else as_family(model, fam, served_fam, head, config)
     spec = graph_spec(served_fam, head, config)
-    spec.update(family=fam.name, paddle_class=fam.heads[head].paddle_class, graph_class=served_fam.heads[head].paddle_class)
+    spec.update(family=fam.name, paddle_class=fam.heads[head].paddle_class,
+                graph_class=served_fam.heads[head].paddle_class)
     pipeline = read_pipeline(src)  # a sentence-transformers model: the graph ends with its pooling, Dense, Normalize
     sentence_head = None
     if pipeline is not None:

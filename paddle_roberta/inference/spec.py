@@ -22,7 +22,8 @@ def graph_spec(fam, head, config) -> dict:
                                          if h in PER_TOKEN or f"{h}@{head}" in PER_TOKEN]
     return {"family": fam.name, "paddle_class": fam.heads[head].paddle_class, "head": head, "rank": rank,
             "inputs": inputs, "outputs": outputs, "per_token": [o for o in outputs if o in per_token],
-            "causal_mask": causal, "max_length": fam.positions(config["max_position_embeddings"], config["pad_token_id"]),
+            "causal_mask": causal,
+            "max_length": fam.positions(config["max_position_embeddings"], config["pad_token_id"]),
             "model_file": None, "params_file": None}
 
 

@@ -24,7 +24,8 @@ def save_static(model, spec, folder, sentence_head=None):
     layer.eval()
     static = paddle.jit.to_static(layer, input_spec=specs, full_graph=True)
     paddle.jit.save(static, os.path.join(folder, STATIC_PREFIX))
-    found = [STATIC_PREFIX + s for s in (".json", ".pdmodel") if os.path.isfile(os.path.join(folder, STATIC_PREFIX + s))]
+    found = [STATIC_PREFIX + s for s in (".json", ".pdmodel")
+             if os.path.isfile(os.path.join(folder, STATIC_PREFIX + s))]
     if not found or not os.path.isfile(os.path.join(folder, STATIC_PREFIX + ".pdiparams")):
         raise ConversionError(f"{folder}: paddle.jit.save wrote no model file ({sorted(os.listdir(folder))})")
     spec["model_file"] = found[0]  # .json (PIR, paddle 3) or .pdmodel (older)

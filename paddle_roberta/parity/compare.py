@@ -38,7 +38,8 @@ PER_TOKEN = {"hidden_states", "logits@ForMaskedLM", "logits@ForCausalLM", "logit
              "prediction_logits", "start_logits", "end_logits"}
 
 
-def make_batch(family: str, head: str, vocab_size: int, max_positions: int, pad_id: int, seed=0, batch=3, seq=11, num_choices=2):
+def make_batch(family: str, head: str, vocab_size: int, max_positions: int, pad_id: int, seed=0, batch=3, seq=11,
+               num_choices=2):
     """A right-padded batch: ids, attention_mask and (BERT) token_type_ids with both types."""
     fam = FAMILIES[family]
     rng = np.random.default_rng(seed)

@@ -26,8 +26,9 @@ def verified(hf_dir: str, paddle_dir: str, out: str, atol: float, weights=None, 
 
 
 def gate(out: str, run, written: bool = False):
-    """``run()``'s ``Report``, made under ``VERIFY_LOCK``; a ConversionError naming ``out`` where it failed (the report's
-    text as details) or could not run. ``written``: ``out`` exists already (``verify``), else nothing is written."""
+    """``run()``'s ``Report``, made under ``VERIFY_LOCK``; a ConversionError naming ``out`` where it failed (the
+    report's text as details) or could not run. ``written``: ``out`` exists already (``verify``: a failed report is
+    returned), else nothing is written."""
     tail = "" if written else "; nothing written"
     try:
         with VERIFY_LOCK:

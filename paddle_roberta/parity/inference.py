@@ -34,7 +34,8 @@ def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, d
         import transformers
 
         reference = "torch original (transformers)"
-        torch_model = getattr(transformers, hf_class_for(spec["paddle_class"])).from_pretrained(os.fspath(source)).eval()
+        torch_class = getattr(transformers, hf_class_for(spec["paddle_class"]))
+        torch_model = torch_class.from_pretrained(os.fspath(source)).eval()
         labels = torch_model.config.num_labels
         if head in ("ForSequenceClassification", "ForTokenClassification") and labels != cfg.num_labels:
             raise ConversionError(f"{source}: --source has {labels} labels, this model {cfg.num_labels}: not the model "

@@ -89,7 +89,8 @@ class Report:
 
     def failures(self) -> list:
         """What made it fail, by name (empty when it passed)."""
-        return [d.failure() for d in self.rows if not d.within(self.atol)] + [k for k, v in self.checks.items() if not v]
+        rows = [d.failure() for d in self.rows if not d.within(self.atol)]
+        return rows + [name for name, passed in self.checks.items() if not passed]
 
     def to_text(self) -> str:
         lines = [self.title, "", *self.notes, *([""] if self.notes else []), TABLE_HEAD]

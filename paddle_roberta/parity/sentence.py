@@ -42,7 +42,8 @@ def sentence_rows(side, src, encoder, user_texts=(), dtype="float32") -> tuple:
                                      precision="float64", **limit))
         got = encoder.encode(texts, prompt_name=name, batch_size=4)  # several batches, sorted by length
         default = encoder.pipeline.default_prompt_name if prompts[None] else None
-        label = "sentence_embedding" + (f" (prompt {name!r})" if name else f" (default prompt {default!r})" if default else "")
+        label = "sentence_embedding" + (f" (prompt {name!r})" if name
+                                        else f" (default prompt {default!r})" if default else "")
         rows.append(parity.diff(label, want, got, None))
         ok, worst, vs_exact, own = cosines_agree(want, exact, got)
         judged = f"bar {COSINE_ATOL:g}" if worst <= COSINE_ATOL else \
@@ -79,7 +80,8 @@ def reference_embeddings(model, texts, precision="float32", **kwargs):
     """sentence-transformers' ``encode`` of ``texts`` (batch 4) by ``model``, in float32 as users run it, or the same
     model in float64 (cast there and back: float32 -> float64 -> float32 is exact)."""
     if precision == "float32":
-        return model.encode(texts, batch_size=4, convert_to_numpy=True, show_progress_bar=False, **kwargs).astype(np.float32)
+        vectors = model.encode(texts, batch_size=4, convert_to_numpy=True, show_progress_bar=False, **kwargs)
+        return vectors.astype(np.float32)
     model.double()
     try:
         vectors = model.encode(texts, batch_size=4, convert_to_tensor=True, show_progress_bar=False, **kwargs)

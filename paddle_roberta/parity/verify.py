@@ -37,7 +37,8 @@ SENTENCES = {
 }
 # Masks where people put them: mid-sentence, two in one sentence, first and last word.
 FILL_MASK = {
-    "bert": ["中国的首都是{mask}京。", "今天天气很{mask}，我们去公园散步吧！", "自然语言{mask}理是人工智能的一个重要方向。",
+    "bert": ["中国的首都是{mask}京。", "今天天气很{mask}，我们去公园散步吧！",
+             "自然语言{mask}理是人工智能的一个重要方向。",
              "{mask}国的首都是北京。", "北京是中国的{mask}{mask}。", "The capital of France is {mask}."],
     "roberta": ["Paris is the {mask} of France.", "The quick brown {mask} jumps over the lazy dog.",
                 "It is a sunny {mask}, let's go for a walk in the park!",
@@ -73,7 +74,8 @@ def _verify(src, out, texts, atol, weights, side) -> dict:
     import paddlenlp.transformers as pt
 
     stored = _stored_dtype(out)
-    paddle_model, paddle_class = load_paddle(out, dtype="float32" if stored != "float32" else None, weights=paddle_weights)
+    paddle_model, paddle_class = load_paddle(out, dtype="float32" if stored != "float32" else None,
+                                             weights=paddle_weights)
     head = family_and_head(paddle_class)[1]
     family = paddle_model.config.model_type
     fam = FAMILIES[family]
@@ -120,7 +122,8 @@ def _verify(src, out, texts, atol, weights, side) -> dict:
     if checks.get("tokenizer ids", True) and not parity.needs_causal_mask(family, head):  # RobertaForCausalLM: README
         for label, feed in _paddle_way_calls(pd_tok, texts, limit, fam, head, inputs, paddle_model):
             out_ = parity.run_paddle(paddle_model, feed)
-            for d in parity.compare(head, torch_out, out_, inputs["attention_mask"])[-(len(parity.HEAD_OUTPUTS[head]) + 1):]:
+            judged = len(parity.HEAD_OUTPUTS[head]) + 1  # the last hidden state and the head outputs
+            for d in parity.compare(head, torch_out, out_, inputs["attention_mask"])[-judged:]:
                 d.name = f"{label}: {d.name}"
                 diffs.append(d)
     if head in ("ForMaskedLM", "ForPreTraining") and pd_tok is not None and hf_tok["mask_token"]:
@@ -158,7 +161,9 @@ def _compare_ids(texts, side, pd_tok, src) -> list:
     fast = side.call("ids", texts=texts)
     paddle = [pd_tok(t)["input_ids"] for t in texts]
     differ = [i for i, (a, b) in enumerate(zip(fast, paddle)) if a != b]
-    slow = dict(zip(differ, side.call("slow_ids", src=os.path.abspath(src), texts=[texts[i] for i in differ]))) if differ else {}
+    slow = {}
+    if differ:
+        slow = dict(zip(differ, side.call("slow_ids", src=os.path.abspath(src), texts=[texts[i] for i in differ])))
     rows = []
     for i, (text, a, b) in enumerate(zip(texts, fast, paddle)):
         verdict = "same" if a == b else "slow" if slow[i] == b else "differs"
@@ -177,7 +182,8 @@ def _paddle_way_calls(pd_tok, texts, limit, fam, head, inputs, paddle_model):
         calls = []
     else:
         enc = pd_tok(texts, padding=True, truncation=True, max_length=limit)
-        default = {k: np.asarray(enc[k], dtype=np.int64) for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc}
+        default = {k: np.asarray(enc[k], dtype=np.int64)
+                   for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc}
         if head == "ForMultipleChoice":
             default = {k: np.repeat(v[:, None, :], inputs["input_ids"].shape[1], axis=1) for k, v in default.items()}
         calls = [("tokenizer defaults", default)]
@@ -191,7 +197,8 @@ def _stored_dtype(out) -> str:
 
     dtype = read_config(os.path.join(out, "config.json")).get("dtype", "float32")
     if dtype not in ("float32", "float16", "bfloat16"):
-        raise ConversionError(f"{os.path.join(out, 'config.json')}: dtype {dtype!r} is not float32, float16 or bfloat16")
+        raise ConversionError(f"{os.path.join(out, 'config.json')}: dtype {dtype!r} is not float32, float16 or "
+                              "bfloat16")
     return dtype
 
 
@@ -201,7 +208,8 @@ def _check_same_model(src, out):
     a, b = read_config(os.path.join(src, "config.json")), read_config(os.path.join(out, "config.json"))
     for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
         if a.get(key) != b.get(key):
-            raise ConversionError(f"{out}: not a conversion of {src}: {key} is {b.get(key)!r} there, {a.get(key)!r} here")
+            raise ConversionError(f"{out}: not a conversion of {src}: {key} is {b.get(key)!r} there, "
+                                  f"{a.get(key)!r} here")
 
 
 def quiet_libraries(torch=True):
@@ -264,7 +272,8 @@ def _notes(data: dict) -> list:
                   f"batched): {r['text']!r}" for r in tok["texts"] if r["verdict"] == "slow"]
         lines += [f"  cut to the model's {data['truncated_to']} positions: {t[:60]!r}" for t in data["truncated"]]
     if data.get("sentence"):
-        lines.append(sentence_note(data["sentence"], "sentence-transformers' encode vs paddle_roberta's SentenceEncoder"))
+        compared = "sentence-transformers' encode vs paddle_roberta's SentenceEncoder"
+        lines.append(sentence_note(data["sentence"], compared))
     return lines
 
 
