@@ -13,7 +13,7 @@ from .errors import ConversionError
 from .families.tables import FAMILIES
 from .parity.gate import libraries_for_verify
 from .parity.torch_side import start_early
-from .signals import Terminated, handled, pause_point, preload
+from .signals import Terminated, handled, preload
 
 
 def _tolerance(text: str) -> float:
@@ -88,8 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv=None, on_stage=None) -> int:
+    """The command line on ``argv``; ``on_stage(stage, detail)``: called at each stage of the command (``events``)."""
     args = build_parser().parse_args(argv)
+    args.on_stage = on_stage
     # SIGTERM and Ctrl-C unwind (the cleanup removes the half-written temporary directory), even once
     # paddle, which replaces the SIGTERM handler when imported, is loaded (signals.py)
     with handled():
@@ -154,8 +156,8 @@ def _convert(args) -> int:
 
     result = convert(
         args.src, args.out, format=args.format, dtype=args.dtype, num_choices=args.num_choices,
-        overwrite=args.overwrite, family=args.family, head=args.head, progress=not args.quiet and sys.stderr.isatty(),
-        verify=False if args.no_verify else None, atol=args.atol, weights=args.weights,
+        overwrite=args.overwrite, family=args.family, head=args.head, verify=False if args.no_verify else None,
+        atol=args.atol, weights=args.weights, **_stages(args),
     )
     if not args.quiet:
         d = result.plan.dims
@@ -163,6 +165,11 @@ def _convert(args) -> int:
         print(f"  class   {result.model_class}  ({d['layers']} layers, hidden {d['H']}, vocab {d['V']})")
         _summary(result)
     return 0
+
+
+def _stages(args) -> dict:
+    """The stage lines on a terminal (not with --quiet), and the caller's ``on_stage``."""
+    return {"progress": not args.quiet and sys.stderr.isatty(), "on_stage": args.on_stage}
 
 
 def _summary(result):
@@ -203,7 +210,8 @@ def _verify(args) -> int:
         raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
     report = gate(args.out, lambda: verify(src, args.out, texts=args.text, atol=args.atol, weights=args.weights),
                   written=True)
-    pause_point("verifying")
+    if args.on_stage is not None:
+        args.on_stage("verified", None)
     print(report.to_text())
     if args.json:
         try:
@@ -221,7 +229,7 @@ def _export(args) -> int:
     from .export_hf import export
 
     result = export(args.paddle_dir, args.dest, to=args.to, overwrite=args.overwrite,
-                    verify=False if args.no_verify else None, atol=args.atol, weights=args.weights)
+                    verify=False if args.no_verify else None, atol=args.atol, weights=args.weights, **_stages(args))
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result.path}")
         print(f"  class   {result.model_class} (transformers)")
@@ -233,7 +241,8 @@ def _export_inference(args) -> int:
     from .export_inference import export_inference
 
     result = export_inference(args.paddle_dir, args.dest, source=args.source, overwrite=args.overwrite,
-                              verify=False if args.no_verify else None, atol=args.atol, weights=args.weights)
+                              verify=False if args.no_verify else None, atol=args.atol, weights=args.weights,
+                              **_stages(args))
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result.path}")
         print(f"  model   {result.model_class} for Paddle Inference; inputs {', '.join(i['name'] for i in result.inputs)}; "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from .errors import ConversionError
+from .events import reporter
 from .families.config import hf_config
 from .families.detect import paddle_family_and_head, written_by_transformers
 from .families.plan import export_plan
@@ -27,23 +28,24 @@ from .parity.gate import verified, verify_policy
 from .result import Result
 from .sentence.files import write_hf as write_sentence_files
 from .sentence.modules import read_pipeline
-from .signals import pause_point
 from .tokenizer.hf_files import write_hf_tokenizer
 
 
-def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, atol=1e-5, weights=None) -> Result:
+def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, atol=1e-5, weights=None,
+           progress=False, on_stage=None) -> Result:
     """Write the Hugging Face directory ``dest`` for the PaddleNLP directory ``paddle_dir``. ``weights`` picks the
     weights file when the directory holds two formats that differ. Returns a ``Result``; ConversionError on bad
     input or a failed verification, leaving nothing at ``dest``."""
     if to != "huggingface":
         raise ConversionError(f"export --to {to!r}: only huggingface is supported")
     verify, _ = verify_policy(verify)
+    report_stage = reporter(progress, on_stage)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
     if not os.path.isdir(src):
         raise ConversionError(f"{src}: no such directory")
     check_output(dest, src, overwrite)
-    pause_point("reading")
+    report_stage("reading", f"reading {src}")
     config_path = os.path.join(src, "config.json")
     config = read_config(config_path)
     weights_path = _weights_path(src, weights)
@@ -61,7 +63,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
         word = plan.entries[0]  # the word embeddings, first in every table
         torch_dtype = str(ckpt.dtype(word.srcs[0]))
         with building(dest, overwrite) as tmp:
-            pause_point("converting")
+            report_stage("converting", f"writing {plan.hf_class} (safetensors)")
             written = write_weights_hf(ckpt, plan, os.path.join(tmp, "model.safetensors"))
             write_json(os.path.join(tmp, "config.json"), hf_config(config, plan, torch_dtype))
             tokenizer = write_hf_tokenizer(src, tmp)
@@ -70,11 +72,12 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
                 written += write_sentence_files(tmp, pipeline)
                 plan.notes.append(pipeline.summary())
             report = None
-            if verify:
-                report = verified(tmp, src, dest, atol, weights=weights_path)  # the other direction: transformers loads what was written
-                pause_point("verifying")
+            if verify:  # the other direction: transformers loads what was written
+                report_stage("verifying", "verifying: transformers loads what was written, against PaddleNLP")
+                report = verified(tmp, src, dest, atol, weights=weights_path)
+            report_stage("verified")
             write_marker(tmp, src, plan.hf_class)
-            pause_point("writing")
+            report_stage("written")
     return Result(dest, plan.hf_class, written, dropped=sorted(plan.dropped), notes=plan.notes, verify_report=report,
                   tokenizer=tokenizer, weights_file=os.path.join(dest, "model.safetensors"), plan=plan)
 

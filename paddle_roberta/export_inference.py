@@ -13,6 +13,7 @@ import os
 import shutil
 
 from .errors import ConversionError
+from .events import reporter
 from .families.detect import paddle_family_and_head, written_by_transformers
 from .families.remap import as_family, served_family
 from .files.output_dir import building, check_output, write_marker
@@ -24,16 +25,17 @@ from .parity.gate import gate, verify_policy
 from .result import Result
 from .sentence.modules import read_pipeline
 from .serving import INFERENCE_JSON, Predictor
-from .signals import pause_point
 from .tokenizer.kind import TOKENIZER_FILES
 
 
-def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5, weights=None) -> Result:
+def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5, weights=None,
+                     progress=False, on_stage=None) -> Result:
     """Write the Paddle Inference model of the PaddleNLP directory ``paddle_dir`` into ``dest``, verified against the
     torch original at ``source`` (a Hugging Face directory) or else the dygraph PaddleNLP model. Returns a ``Result``
     (``inputs``/``outputs`` in the static graph's order); ConversionError on bad input or a failed verification,
     leaving nothing at ``dest``."""
     verify, _ = verify_policy(verify)
+    report_stage = reporter(progress, on_stage)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
     if not os.path.isdir(src):
@@ -47,7 +49,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     if source is not None and not os.path.isfile(os.path.join(os.fspath(source), "config.json")):
         raise ConversionError(f"{source}: not a Hugging Face model directory (no config.json) for --source")
     check_output(dest, src, overwrite)
-    pause_point("reading")
+    report_stage("reading", f"reading {src}")
 
     from .loading import load
     from .parity.verify import quiet_libraries
@@ -69,7 +71,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         sentence_head = SentenceHead(pipeline, dense_values(pipeline))
         add_sentence(spec, pipeline)
     with building(dest, overwrite) as tmp:
-        pause_point("converting")
+        report_stage("converting", f"tracing {spec['graph_class']} into a static graph")
         save_static(served, spec, tmp, sentence_head)
         for name in TOKENIZER_FILES + ("config.json",):
             if os.path.isfile(os.path.join(src, name)):
@@ -80,10 +82,12 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         if verify:
             from .parity.inference import verify_export
 
+            reference = "the torch original" if source else "the dygraph model"
+            report_stage("verifying", f"verifying the predictor against {reference}")
             report = gate(dest, lambda: verify_export(Predictor(tmp), src, model, fam, head, spec, source, atol, dtype))
-            pause_point("verifying")
+        report_stage("verified")
         write_readme(tmp, spec, report, os.path.basename(dest))
         write_marker(tmp, src, spec["paddle_class"] + " (Paddle Inference)")
-        pause_point("writing")
+        report_stage("written")
     return Result(dest, spec["paddle_class"], len(model.state_dict()), verify_report=report,
                   weights_file=os.path.join(dest, spec["params_file"]), inputs=spec["inputs"], outputs=spec["outputs"])

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
-import os
 import signal
 import sys
 import threading
-import time
 from contextlib import contextmanager
 
 HANDLED = (signal.SIGTERM, signal.SIGINT)
@@ -175,19 +173,3 @@ def preload() -> None:
             __import__(name)
         except ImportError:
             return
-
-
-PAUSE_ENV = "PADDLE_ROBERTA_PAUSE_AT"
-
-
-def pause_point(stage: str) -> None:
-    """Test hook (tests/test_signals.py): with ``PADDLE_ROBERTA_PAUSE_AT=STAGE`` in the environment, a run
-    prints "paddle-roberta: paused at STAGE" on stderr when it gets there and waits (10 minutes at most) for
-    the test's signal. Stages: reading, converting, verifying (after verification, the frameworks imported),
-    writing (everything written, before the rename into place). Does nothing otherwise."""
-    if os.environ.get(PAUSE_ENV) != stage:
-        return
-    print(f"paddle-roberta: paused at {stage}", file=sys.stderr, flush=True)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        time.sleep(0.05)

@@ -16,7 +16,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 # Lower stages never import higher ones (same rank: allowed, cycles aside).
 RANKS = [
-    ("errors", "_version", "result", "signals"),  # what every stage shares
+    ("errors", "_version", "result", "signals", "events"),  # what every stage shares
     ("families", "files", "tokenizer"),  # the tables and the plan, the weights files, the tokenizer
     ("loading",),  # a converted directory into PaddleNLP's class, every parameter from the file
     ("sentence",),  # a sentence-transformers pipeline on a loaded body

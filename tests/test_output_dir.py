@@ -161,14 +161,13 @@ def test_out_changed_while_converting_is_not_replaced(tree, monkeypatch):
     out = tree / "work"
     conv.convert(src, out, verify=False)
 
-    def user_saves(stage):
-        if stage == "writing":
+    def user_saves(stage, detail):
+        if stage == "written":
             (out / "eval_results.txt").write_text("written meanwhile")
 
-    monkeypatch.setattr(conv, "pause_point", user_saves)
     before = {p: (out / p).read_bytes() for p in os.listdir(out) if p != "eval_results.txt"}
     with pytest.raises(ConversionError, match=r"eval_results\.txt.*found just before replacing it"):
-        conv.convert(src, out, verify=False, overwrite=True)
+        conv.convert(src, out, verify=False, overwrite=True, on_stage=user_saves)
     assert {p: (out / p).read_bytes() for p in os.listdir(out) if p != "eval_results.txt"} == before
     assert not [p for p in os.listdir(tree) if ".tmp-" in p or ".old-" in p]
 

@@ -1,8 +1,8 @@
 """SIGTERM at every stage of every command: exit 143, one line, no C++ trace, nothing left behind; and the
 leftovers of a run that could not clean up (SIGKILL) are removed by the next run into the same parent.
 
-The runs stop at a stage with the documented test hook PADDLE_ROBERTA_PAUSE_AT (signals.pause_point):
-"verifying" pauses after verification, so paddle, paddlenlp, torch and transformers have been imported
+The runs stop at a stage event (paddle_roberta.events) through tests/pause_cli.py, the command line with a pausing
+``on_stage``: "verified" comes after verification, so paddle, paddlenlp, torch and transformers have been imported
 and their handlers (paddle's glog one, paddlenlp's reset to the default) would be in force."""
 
 import os
@@ -16,7 +16,8 @@ from paddle_roberta.dev.seeds import SEEDS
 from paddle_roberta.dev.synthetic import build_checkpoint
 
 CLI = [sys.executable, "-m", "paddle_roberta"]
-STAGES = ["reading", "converting", "verifying", "writing"]
+PAUSED_CLI = [sys.executable, os.path.join(os.path.dirname(__file__), "pause_cli.py")]
+STAGES = ["reading", "converting", "verified", "written"]
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +35,15 @@ def dirs(tmp_path_factory):
 def terminate_at(stage, args, parent):
     """Run the CLI until it pauses at ``stage``, send SIGTERM, and check the exit: 143, one line, nothing left."""
     before = sorted(os.listdir(parent))
-    env = {**os.environ, "PADDLE_ROBERTA_PAUSE_AT": stage}
-    proc = subprocess.Popen(CLI + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen(PAUSED_CLI + [stage] + [str(a) for a in args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     early = []
     for line in proc.stderr:
         early.append(line)
         if line.strip() == f"paddle-roberta: paused at {stage}":
             break
     assert proc.poll() is None, "".join(early)  # paused, not finished or failed
-    if stage in ("converting", "verifying", "writing") and args[0] != "verify":
+    if stage in ("converting", "verified", "written") and args[0] != "verify":
         assert [p for p in os.listdir(parent) if ".tmp-" in p], "the temporary directory should exist by now"
     proc.send_signal(signal.SIGTERM)
     _, rest = proc.communicate(timeout=120)
@@ -69,7 +69,7 @@ def test_export_inference(dirs, tmp_path, stage):
 
 
 def test_verify(dirs, tmp_path):
-    terminate_at("verifying", ["verify", dirs / "hf", dirs / "paddle", "--json", tmp_path / "report.json"], tmp_path)
+    terminate_at("verified", ["verify", dirs / "hf", dirs / "paddle", "--json", tmp_path / "report.json"], tmp_path)
 
 
 def test_overwrite_terminated_keeps_the_old_output(dirs, tmp_path):
@@ -77,16 +77,15 @@ def test_overwrite_terminated_keeps_the_old_output(dirs, tmp_path):
     out = tmp_path / "out"
     assert subprocess.run(CLI + ["convert", str(dirs / "hf"), str(out), "--no-verify"], timeout=300).returncode == 0
     before = {p: (out / p).read_bytes() for p in os.listdir(out)}
-    terminate_at("writing", ["convert", dirs / "hf", out, "--overwrite", "--no-verify"], tmp_path)
+    terminate_at("written", ["convert", dirs / "hf", out, "--overwrite", "--no-verify"], tmp_path)
     assert {p: (out / p).read_bytes() for p in os.listdir(out)} == before
 
 
 def test_leftovers_of_dead_runs_are_removed(dirs, tmp_path):
     """A run killed with SIGKILL leaves its .OUT.tmp-PID-*; the next run into the same parent removes it (the
     pid is gone) with a note, and leaves a live process's temporary directory and the user's files alone."""
-    env = {**os.environ, "PADDLE_ROBERTA_PAUSE_AT": "converting"}
-    proc = subprocess.Popen(CLI + ["convert", str(dirs / "hf"), str(tmp_path / "a"), "--no-verify"],
-                            stderr=subprocess.PIPE, text=True, env=env)
+    args = ["converting", "convert", str(dirs / "hf"), str(tmp_path / "a"), "--no-verify"]
+    proc = subprocess.Popen(PAUSED_CLI + args, stderr=subprocess.PIPE, text=True)
     for line in proc.stderr:
         if "paused at converting" in line:
             break

@@ -57,6 +57,12 @@ class TorchSide:
     def close(self):
         self.model = self.tok = self.sentence = None
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def load(self, src, hf_class, use_safetensors, is_decoder, dtype):
         """transformers' ``hf_class`` from ``src``; half precision as float32 on the rounded weights."""
         key = (src, hf_class, use_safetensors, is_decoder, dtype)
