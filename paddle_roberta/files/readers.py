@@ -9,6 +9,7 @@ would build objects other than tensors and plain containers, so no code from the
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import warnings
@@ -24,14 +25,23 @@ BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": BFLOAT16}
 
 
-class TensorFile:
-    """One weight file: ``names()``, ``shape(name)``, ``read(name, rows=None)`` -> numpy."""
+class TensorFile(abc.ABC):
+    """One weight file: ``names()``, ``shape(name)``, ``dtype(name)``, ``read(name, rows=None)`` -> numpy."""
 
     def __init__(self, path: str):
         self.path = path
 
-    def dtype(self, name) -> np.dtype:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def names(self) -> list: ...
+
+    @abc.abstractmethod
+    def shape(self, name) -> tuple: ...
+
+    @abc.abstractmethod
+    def dtype(self, name) -> np.dtype: ...
+
+    @abc.abstractmethod
+    def read(self, name, rows=None) -> np.ndarray: ...
 
     def close(self):
         pass

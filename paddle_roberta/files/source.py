@@ -21,9 +21,6 @@ class Source:
     notes: list = field(default_factory=list)  # which weights file was read, when there was a choice
     weights_path: str = ""  # the file (or shard index) read
 
-    def has_file(self, name: str) -> bool:
-        return os.path.isfile(os.path.join(self.path, name))
-
 
 def resolve(src, weights=None) -> Source:
     """``src``: a local Hugging Face model directory, or a hub id (``clue/roberta_chinese_clue_tiny``).

@@ -14,6 +14,7 @@ exits when its stdin closes (the parent finished, failed or died), so it never o
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -187,15 +188,12 @@ def hf_tokenizer(src, family):
         raise ConversionError(f"{src}: its tokenizer does not load in transformers ({type(e).__name__}: {first})") from None
 
 
-def slow_tokenizer(src, fast_cls, _cache={}):
+@functools.lru_cache(maxsize=1)
+def slow_tokenizer(src, fast_cls):
     """transformers' slow tokenizer of the fast class ``fast_cls``, for ``src`` (the last one kept)."""
-    key = (src, fast_cls)
-    if key not in _cache:
-        import transformers
+    import transformers
 
-        _cache.clear()
-        _cache[key] = getattr(transformers, fast_cls.__name__.removesuffix("Fast")).from_pretrained(src)
-    return _cache[key]
+    return getattr(transformers, fast_cls.__name__.removesuffix("Fast")).from_pretrained(src)
 
 
 # --- the pipe: a message is two lengths, JSON, then an .npz of the arrays the JSON refers to by number. Written by

@@ -50,7 +50,6 @@ ACTIVATIONS = {"torch.nn.modules.linear.Identity": None, "torch.nn.modules.activ
 
 # Dense's tensors, as the body's tables: sentence-transformers' name, Paddle's, layout, shape (O out, I in features).
 DENSE = (Row("linear.weight", "linear.weight", T, ("O", "I")), Row("linear.bias", "linear.bias", KEEP, ("O",)))
-PADDLE_DENSE_FILES = {"safetensors": "model.safetensors", "pdparams": "model_state.pdparams"}
 
 
 @dataclass

@@ -30,7 +30,7 @@ def write_hf_tokenizer(src, dest) -> str | None:
     added = config.get(SOURCE_ADDED_TOKENS)
     if isinstance(added, dict):
         # the source's added tokens as transformers declared them: the ones listed as special only for PaddleNLP's
-        # slow tokenizers (paddle_files._write_added_tokens) are plain added tokens again
+        # slow tokenizers (paddle_files.write_added_tokens) are plain added tokens again
         plain = {t.get("content") for t in added.values() if isinstance(t, dict) and not t.get("special")}
         keep["added_tokens_decoder"] = added
         extra = [t for t in specials.get("additional_special_tokens") or []

@@ -55,7 +55,7 @@ BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "c
 def write_tokenizer(src: str, out: str, model_max_length: int, token_types: int = 2) -> str | None:
     """Write the tokenizer files into ``out``; returns the PaddleNLP class name, or None if the source has none or
     has a kind no PaddleNLP class expresses (``kind.not_written``: the caller notes why). Every token the source
-    adds past its vocabulary is written too (``_write_added_tokens``). ``token_types``: the body's token type rows;
+    adds past its vocabulary is written too (``write_added_tokens``). ``token_types``: the body's token type rows;
     with one (a RoBERTa body with a WordPiece tokenizer), the tokenizer does not return token_type_ids, which a
     second segment would set to a row the model does not have."""
     source_config = read_json_object(os.path.join(src, "tokenizer_config.json"), missing_ok=True)
@@ -143,7 +143,7 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
         _add_to_tokenizers_library(tok, read_vocabulary(src, WORDPIECE).added, src)
         tok.save(os.path.join(out, "tokenizer.json"))
     _write_configs(out, config)
-    _write_added_tokens(src, out, WORDPIECE, source_config, specials_map, as_special=False)
+    write_added_tokens(src, out, WORDPIECE, source_config, specials_map, as_special=False)
     return config["tokenizer_class"]
 
 
@@ -159,7 +159,7 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, fil
     for name in KINDS[BYTE_LEVEL_BPE].files if not files_written else ():
         shutil.copyfile(os.path.join(src, name), os.path.join(out, name))
     _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
-    _write_added_tokens(src, out, BYTE_LEVEL_BPE, source_config, specials_map, as_special=True)
+    write_added_tokens(src, out, BYTE_LEVEL_BPE, source_config, specials_map, as_special=True)
     return config["tokenizer_class"]
 
 
@@ -175,7 +175,7 @@ def _sentencepiece(src, out, source_config, specials_map, model_max_length, inpu
     }
     shutil.copyfile(os.path.join(src, SENTENCEPIECE_FILE), os.path.join(out, SENTENCEPIECE_FILE))
     _write_configs(out, config, _added_token_settings(src, source_config, specials_map))
-    _write_added_tokens(src, out, SENTENCEPIECE, source_config, specials_map, as_special=True)
+    write_added_tokens(src, out, SENTENCEPIECE, source_config, specials_map, as_special=True)
     return config["tokenizer_class"]
 
 
@@ -186,7 +186,7 @@ BPE_STRIP = {"mask_token": (True, False)}
 SOURCE_ADDED_TOKENS = "source_added_tokens"
 
 
-def _write_added_tokens(src, out, kind, source_config, specials_map, as_special):
+def write_added_tokens(src, out, kind, source_config, specials_map, as_special):
     """The tokens the source adds past its vocabulary, where PaddleNLP's ``from_pretrained`` reads them:
     ``added_tokens.json`` (content -> id, appended in id order), and the source's additional special tokens as
     AddedTokens in special_tokens_map.json.
