@@ -8,8 +8,9 @@ import os
 import sys
 import warnings
 
+from . import preflight
 from ._version import __version__
-from .errors import ConversionError
+from .errors import ConversionError, UsageError
 from .families.tables import FAMILIES
 from .parity.gate import libraries_for_verify
 from .parity.torch_side import start_early
@@ -92,6 +93,11 @@ def main(argv=None, on_stage=None) -> int:
     """The command line on ``argv``; ``on_stage(stage, detail)``: called at each stage of the command (``events``)."""
     args = build_parser().parse_args(argv)
     args.on_stage = on_stage
+    try:  # decided from the arguments and the files alone, before any framework is imported
+        _preflight(args)
+    except UsageError as e:
+        print(f"paddle-roberta: error: {e}", file=sys.stderr)
+        return 2
     # SIGTERM and Ctrl-C unwind (the cleanup removes the half-written temporary directory), even once
     # paddle, which replaces the SIGTERM handler when imported, is loaded (signals.py)
     with handled():
@@ -112,6 +118,18 @@ def main(argv=None, on_stage=None) -> int:
                 print("paddle-roberta: interrupted", file=sys.stderr)
                 return 130
         return _run(args)
+
+
+def _preflight(args) -> None:
+    if args.command == "convert":
+        preflight.convert(args.src, args.out, args.overwrite, args.head)
+    elif args.command == "export":
+        if args.source and args.to != "inference":
+            raise UsageError("--source is for --to inference (export --to huggingface verifies against the PaddleNLP "
+                             "input)")
+        preflight.export(args.paddle_dir, args.dest, args.overwrite, args.source)
+    elif args.command == "verify":
+        preflight.verify(args.src, args.out)
 
 
 def _imports_paddle(args) -> bool:
@@ -144,7 +162,7 @@ def _run(args) -> int:
         print(f"paddle-roberta: error: {e}", file=sys.stderr)
         if e.details:
             print(e.details, file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         print("paddle-roberta: interrupted", file=sys.stderr)
         return 130
@@ -224,8 +242,6 @@ def _verify(args) -> int:
 def _export(args) -> int:
     if args.to == "inference":
         return _export_inference(args)
-    if args.source:
-        raise ConversionError("--source is for --to inference (export --to huggingface verifies against the PaddleNLP input)")
     from .export_hf import export
 
     result = export(args.paddle_dir, args.dest, to=args.to, overwrite=args.overwrite,

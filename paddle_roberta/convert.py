@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
+from . import preflight
 from .errors import ConversionError
 from .events import reporter
 from .families.config import paddle_config
@@ -23,7 +24,7 @@ from .parity.torch_side import helper as torch_helper
 from .parity.torch_side import torch_model_args
 from .result import Result
 from .sentence.files import write_paddle as write_sentence_files
-from .sentence.modules import check_layout, is_sentence_transformers, read_source
+from .sentence.modules import check_layout, is_sentence_transformers, missing_modules, read_source
 from .tokenizer.checks import check_tokenizer_files
 from .tokenizer.kind import not_written, tokenizer_kind
 from .tokenizer.paddle_files import write_tokenizer
@@ -73,10 +74,9 @@ def convert(src, out, **options) -> Result:
     """
     opts = Options(**options)
     opts.check()
-    verify, not_verified = verify_policy(opts.verify)
     out = os.path.abspath(os.fspath(out))
-    if os.path.lexists(out) and not opts.overwrite:
-        raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
+    preflight.convert(os.fspath(src), out, opts.overwrite, opts.head)
+    verify, not_verified = verify_policy(opts.verify)
     # verification's torch side imports and loads in a helper process meanwhile (parity/torch_side.py)
     with torch_helper() if verify else nullcontext() as helper:
         return _convert(src, out, opts, not_verified, helper)
@@ -92,12 +92,21 @@ def _convert(src, out, opts: Options, not_verified: str, helper) -> Result:
     report_stage("reading", f"reading {source.path} ({source.weight_format})")
     config_path = os.path.join(source.path, "config.json")
     sentence = is_sentence_transformers(source.path)
+    missing = missing_modules(source.path) if sentence else []
+    if missing:  # --head given (preflight refuses it otherwise): the transformer body alone
+        sentence = False
+        source.notes.append(f"sentence-transformers model whose {missing[0]}: the transformer body alone converted "
+                            "(token states, not sentence embeddings)")
     if sentence and head is None:
         head = "Model"  # sentence-transformers runs the bare model (AutoModel), whatever config.json names
     with Checkpoint(source.weight_files) as ckpt:
         plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_kind(source.path), opts.family,
                          config_path, head)
         plan.notes[:0] = source.notes
+        stored = str(ckpt.dtype(plan.entries[0].srcs[0]))  # the word embeddings, first in every table
+        if stored in ("float16", "bfloat16") and dtype == "float32":
+            plan.notes.append(f"the source's weights are {stored}; written as float32 (exactly: every {stored} value "
+                              f"is one in float32); --dtype {stored} keeps them as they are, half the size")
         pipeline = None
         if sentence:  # modules it cannot run are refused here, before anything is written
             pipeline = read_source(source.path, source.config,

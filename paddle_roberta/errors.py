@@ -13,3 +13,7 @@ class ConversionError(Exception):
     def __init__(self, message: str, details: str | None = None):
         super().__init__(message)
         self.details = details  # e.g. the verify table that failed: shown by the CLI below the message
+
+
+class UsageError(ConversionError):
+    """Arguments that cannot work, found before any framework is imported (``preflight``): the command line exits 2."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 
+from . import preflight
 from .errors import ConversionError
 from .events import reporter
 from .families.config import hf_config
 from .families.detect import paddle_family_and_head, written_by_transformers
 from .families.plan import export_plan
-from .files.output_dir import building, check_output, write_json, write_marker
+from .files.output_dir import building, write_json, write_marker
 from .files.readers import Checkpoint, read_shard_index
 from .files.source import read_config
 from .files.stream import write_weights
@@ -42,9 +43,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
     report_stage = reporter(progress, on_stage)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
-    if not os.path.isdir(src):
-        raise ConversionError(f"{src}: no such directory")
-    check_output(dest, src, overwrite)
+    preflight.export(src, dest, overwrite, None)
     report_stage("reading", f"reading {src}")
     config_path = os.path.join(src, "config.json")
     config = read_config(config_path)

@@ -49,6 +49,7 @@ def load(out: str, cls=None, dtype: str | None = None, weights: str | None = Non
             raise ConversionError(f"{cls!r} is not a PaddleNLP class (loading {out})")
         cls = getattr(pt, cls)
     _check_keywords(out, cls, config, model_kwargs)
+    _check_head_wanted(out, cls, model_kwargs)
     dtype = _load_dtype(out, config.get("dtype") or "float32", dtype, on_cpu=paddle.get_device() == "cpu")
     model = cls.from_pretrained(out, low_cpu_mem_usage=True, dtype=dtype, use_safetensors=use_safetensors, **model_kwargs)
     eps = model.config.layer_norm_eps
@@ -90,6 +91,22 @@ def _check_keywords(out, cls, config, model_kwargs):
         if key not in known and key not in LOADING_KEYWORDS and not isinstance(getattr(type(defaults), key, None), property):
             raise ConversionError(f"from_pretrained: unknown keyword {key!r} (not a conversion option, not a setting of "
                                   f"{config_class.__name__}; loading {out})")
+
+
+LABEL_KEYWORDS = ("num_classes", "num_labels", "id2label", "label2id")
+
+
+def _check_head_wanted(out, cls, model_kwargs):
+    """A label count given for a class without labels (the bare model) would be silently unused: the user wants a
+    classifier, so say which class to pass."""
+    given = [k for k in LABEL_KEYWORDS if k in model_kwargs]
+    found = find_class(cls.__name__)
+    if given and found is not None and found[1] in ("Model", "ForMaskedLM", "ForCausalLM", "ForPreTraining"):
+        fam = found[0]
+        raise ConversionError(f"{out}: holds a {cls.__name__}, which has no labels, and {given[0]} was given: pass "
+                              f"cls=\"{fam.paddle_class('ForSequenceClassification')}\" (or "
+                              f"\"{fam.paddle_class('ForTokenClassification')}\") for a new classifier head with "
+                              f"{given[0]}")
 
 
 def _check_head_size(out, model):

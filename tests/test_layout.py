@@ -22,7 +22,7 @@ RANKS = [
     ("sentence",),  # a sentence-transformers pipeline on a loaded body
     ("parity",),  # comparisons, the report, the gate
     ("serving", "inference"),  # the exported model served; the stages of the inference export
-    ("convert", "export_hf", "export_inference"),  # the three pipelines
+    ("convert", "export_hf", "export_inference", "preflight"),  # the three pipelines and their argument checks
     ("api", "cli", "dev", "__main__", ""),  # entry points: convert-then-load, the command line, the demo
 ]
 RANK = {name: rank for rank, names in enumerate(RANKS) for name in names}

@@ -25,10 +25,10 @@ def verified(hf_dir: str, paddle_dir: str, out: str, atol: float, weights=None, 
     return gate(out, lambda: verify(hf_dir, paddle_dir, atol=atol, weights=weights, torch_side=torch_side))
 
 
-def gate(out: str, run, written: bool = False):
+def gate(out: str, run, written: bool = False, hint: str = ""):
     """``run()``'s ``Report``, made under ``VERIFY_LOCK``; a ConversionError naming ``out`` where it failed (the
     report's text as details) or could not run. ``written``: ``out`` exists already (``verify``: a failed report is
-    returned), else nothing is written."""
+    returned), else nothing is written. ``hint``: what to do, added to a failure's message."""
     tail = "" if written else "; nothing written"
     try:
         with VERIFY_LOCK:
@@ -39,7 +39,9 @@ def gate(out: str, run, written: bool = False):
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise ConversionError(f"{out}: verification could not run ({type(e).__name__}: {first}){tail}") from e
     if not report.ok and not written:
-        raise ConversionError(f"{out}: verification failed ({', '.join(report.failures())}){tail}", report.to_text())
+        hint = f" ({hint})" if hint else ""
+        raise ConversionError(f"{out}: verification failed ({', '.join(report.failures())}){tail}{hint}",
+                              report.to_text())
     return report
 
 

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from ..errors import ConversionError
-from .modules import PIPELINE_JSON, Pipeline, read_pipeline
+from .modules import MODULES_JSON, PIPELINE_JSON, Pipeline, read_pipeline
 
 
 def prompt_for(pipeline: Pipeline, prompt_name=None, prompt=None) -> str:
@@ -121,6 +121,10 @@ class SentenceEncoder:
 
         self.path = os.fspath(path)
         pipeline = read_pipeline(self.path)
+        if pipeline is None and os.path.isfile(os.path.join(self.path, MODULES_JSON)):
+            raise ConversionError(f"{self.path}: a sentence-transformers directory, not converted yet: "
+                                  f"SentenceEncoder.from_pretrained({self.path!r}) converts it (into the cache) first, "
+                                  f"or run `paddle-roberta convert {self.path} OUT` and then SentenceEncoder(OUT)")
         if pipeline is None:
             raise ConversionError(f"{os.path.join(self.path, PIPELINE_JSON)}: not found: {self.path} was not converted "
                                   "from a sentence-transformers model (one with modules.json)")

@@ -127,6 +127,30 @@ def check_layout(path: str) -> None:
                               "sentence-transformers layout); this tool converts models whose body is at the top folder")
 
 
+def missing_modules(path: str) -> list:
+    """What a sentence-transformers directory lacks of the modules its modules.json lists (a folder not copied, a
+    Pooling or Dense config, Dense weights), each as "module 1_Pooling (Pooling) has no 1_Pooling/config.json"; empty
+    when every listed file is there (or modules.json cannot be read: ``read_source`` reports that)."""
+    try:
+        listed = _read_json(os.path.join(path, MODULES_JSON), {}, MODULES_JSON)
+    except ConversionError:
+        return []
+    missing = []
+    for m in listed[1:] if isinstance(listed, list) else []:
+        kind, rel = (m.get("type"), m.get("path")) if isinstance(m, dict) else (None, None)
+        if not isinstance(rel, str) or kind not in (POOLING, DENSE_TYPE):
+            continue
+        name = f"module {rel} ({kind.rsplit('.', 1)[-1]})"
+        if not os.path.isdir(os.path.join(path, rel)):
+            missing.append(f"{name} is missing (no folder {rel}/)")
+        elif not os.path.isfile(os.path.join(path, rel, "config.json")):
+            missing.append(f"{name} has no {rel}/config.json")
+        elif kind == DENSE_TYPE and not any(os.path.isfile(os.path.join(path, rel, w))
+                                            for w in ("model.safetensors", "pytorch_model.bin")):
+            missing.append(f"{name} has no weights ({rel}/model.safetensors or pytorch_model.bin)")
+    return missing
+
+
 def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
     """The pipeline of the sentence-transformers directory ``path`` (its body's ``config``; ``max_positions`` the
     tokens its position table holds), every module checked; ConversionError naming the file for anything this

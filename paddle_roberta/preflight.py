@@ -1,0 +1,91 @@
+"""What each command decides from its arguments and the files' names and JSON alone, before paddle, paddlenlp, torch or
+transformers is imported (those take seconds to tens of seconds): the paths exist, OUT may be written, SRC is not OUT,
+the directory is the kind the command takes (Hugging Face or PaddleNLP), a sentence-transformers model is whole.
+
+Each refusal is a ``UsageError``: one line naming what the user gave and what to do instead; the command line exits 2.
+The pipelines make the same checks again (``convert`` and the exports are called from Python too)."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import ConversionError, UsageError
+from .families.detect import written_by_transformers
+from .files.hub import looks_like_repo_id
+from .files.output_dir import check_output
+from .files.source import read_json_object
+from .sentence.modules import check_layout, is_sentence_transformers, missing_modules
+
+
+def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
+    if not os.path.exists(src) and looks_like_repo_id(src):
+        return _usage(check_output, out, src, overwrite)  # a hub id: resolved (cache or download) by the conversion
+    config = _config(src, "SRC", "a Hugging Face model directory (config.json and the weights) or a hub id")
+    if not written_by_transformers(config) and _paddle_dir(src, config):
+        origin = (config.get("paddle_roberta") or {}).get("source")
+        raise UsageError(f"{src}: a PaddleNLP directory{f' (converted from {origin})' if origin else ''}, not a "
+                         "Hugging Face one: it is converted already; load it with PaddleNLP, or run "
+                         f"`paddle-roberta export {src} DEST` to get a Hugging Face directory back")
+    if is_sentence_transformers(src):
+        _usage(check_layout, src)
+        missing = missing_modules(src)
+        if missing and head is None:
+            body = (config.get("architectures") or ["BertModel"])[0]
+            raise UsageError(f"{src}: a sentence-transformers model whose {missing[0]}; copy the whole model folder "
+                             f"to convert its sentence embeddings, or pass --head {body} to convert the transformer "
+                             "body alone (token states, not embeddings)")
+    _usage(check_output, out, src, overwrite)
+
+
+def export(paddle_dir: str, dest: str, overwrite: bool, source: str | None) -> None:
+    config = _config(paddle_dir, "PADDLE_DIR", "a PaddleNLP model directory (one convert wrote, or save_pretrained)")
+    if written_by_transformers(config):
+        raise UsageError(f"{paddle_dir}: a Hugging Face directory, not a PaddleNLP one; convert it first "
+                         f"(`paddle-roberta convert {paddle_dir} OUT`), then export OUT")
+    if source is not None:
+        src_config = _config(source, "--source", "the Hugging Face directory PADDLE_DIR was converted from")
+        if not written_by_transformers(src_config):
+            raise UsageError(f"{source}: a PaddleNLP directory, not a Hugging Face one; --source is the Hugging Face "
+                             "original PADDLE_DIR was converted from (or leave --source out to verify against the "
+                             "PaddleNLP model)")
+    _usage(check_output, dest, paddle_dir, overwrite)
+
+
+def verify(src: str, out: str) -> None:
+    if os.path.exists(src) or not looks_like_repo_id(src):
+        config = _config(src, "SRC", "the Hugging Face model directory that was converted, or its hub id")
+        if not written_by_transformers(config) and _paddle_dir(src, config):
+            raise UsageError(f"{src}: a PaddleNLP directory; give the Hugging Face directory first, then the "
+                             "PaddleNLP one (paddle-roberta verify SRC OUT)")
+    config = _config(out, "OUT", "the converted PaddleNLP directory")
+    if written_by_transformers(config):
+        raise UsageError(f"{out}: a Hugging Face directory, not a PaddleNLP one; give the Hugging Face directory "
+                         "first, then the PaddleNLP one (paddle-roberta verify SRC OUT)")
+
+
+def _config(path: str, role: str, what: str) -> dict:
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such directory ({role}: {what})")
+    if not os.path.isdir(path):
+        raise UsageError(f"{path}: not a directory ({role}: {what})")
+    if not os.path.isfile(os.path.join(path, "config.json")) and not is_sentence_transformers(path):
+        raise UsageError(f"{path}: no config.json, so not a model directory ({role}: {what})")
+    return _usage(read_json_object, os.path.join(path, "config.json"), True)
+
+
+def _usage(check, *args):
+    """``check(*args)``, its ConversionError as a UsageError (decided before any framework is imported)."""
+    try:
+        return check(*args)
+    except UsageError:
+        raise
+    except ConversionError as e:
+        raise UsageError(str(e), e.details) from None
+
+
+def _paddle_dir(path: str, config: dict) -> bool:
+    """A directory this tool or PaddleNLP wrote: its config says so, or its weights have PaddleNLP's names."""
+    if {"paddlenlp_version", "paddle_roberta"} & set(config):
+        return True
+    names = set(os.listdir(path))
+    return "model_state.pdparams" in names and not {"pytorch_model.bin", "model.safetensors"} & names
