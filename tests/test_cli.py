@@ -22,8 +22,9 @@ def run(*args, **kw):
     return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=300, **kw)
 
 
-def one_line_error(r, *words):
-    assert r.returncode == 1, r.stdout + r.stderr
+def one_line_error(r, *words, code=1):
+    """One line naming ``words``; exit 1, or 2 for arguments refused before any framework is imported."""
+    assert r.returncode == code, r.stdout + r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     for w in words:
@@ -75,7 +76,7 @@ def test_sigterm_leaves_nothing_behind(tmp_path):
 
 
 def test_verify_errors_are_one_line(roberta, tmp_path):
-    one_line_error(run("verify", roberta / "hf", roberta / "hf"), "a Hugging Face directory, not a PaddleNLP one")
+    one_line_error(run("verify", roberta / "hf", roberta / "hf"), "a Hugging Face directory, not a PaddleNLP one", code=2)
     # refused before the work, not after: with a torch that cannot be imported, the error is still the JSON path's
     fake = tmp_path / "fake"
     (fake / "torch").mkdir(parents=True)

@@ -76,7 +76,7 @@ def test_refusals(tmp_path, paddle_quiet):
         export_inference(pd, tmp_path / "taken")
     with pytest.raises(ConversionError, match="no such directory"):
         export_inference(tmp_path / "missing", tmp_path / "b")
-    with pytest.raises(ConversionError, match="not a Hugging Face model directory"):
+    with pytest.raises(ConversionError, match="missing: no such directory \\(--source"):
         export_inference(pd, tmp_path / "c", source=tmp_path / "missing")
     r = subprocess.run([sys.executable, "-m", "paddle_roberta", "export", str(tmp_path), str(tmp_path / "d"), "--to", "inference"],
                        capture_output=True, text=True, timeout=300)

@@ -48,7 +48,7 @@ def convert(*args):
 def test_out_never_over_inside_or_around_the_source(tree, out, word):
     before = snapshot(tree)
     r = convert(tree / "models" / "mlm", tree / out, "--overwrite")
-    assert r.returncode == 1 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode == 2 and word in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert snapshot(tree) == before
 
 
@@ -56,7 +56,7 @@ def test_out_through_a_symlink_to_the_source_is_refused(tree):
     os.symlink(tree / "models" / "mlm", tree / "link")
     before = snapshot(tree / "models")
     r = convert(tree / "models" / "mlm", tree / "link", "--overwrite")
-    assert r.returncode == 1 and "is the source directory" in r.stderr
+    assert r.returncode == 2 and "is the source directory" in r.stderr
     assert snapshot(tree / "models") == before
 
 
@@ -67,12 +67,12 @@ def test_overwrite_replaces_only_what_this_tool_wrote(tree):
     (mine / "thesis.tex").write_text("years of work")
     before = snapshot(tree)
     r = convert(src, mine, "--overwrite")
-    assert r.returncode == 1 and "not a directory paddle-roberta wrote" in r.stderr
+    assert r.returncode == 2 and "not a directory paddle-roberta wrote" in r.stderr
     assert snapshot(tree) == before
 
     file_out = tree / "file.txt"
     file_out.write_text("x")
-    assert convert(src, file_out, "--overwrite").returncode == 1 and file_out.read_text() == "x"
+    assert convert(src, file_out, "--overwrite").returncode == 2 and file_out.read_text() == "x"
 
     out = tree / "out"
     assert convert(src, out).returncode == 0
@@ -96,7 +96,7 @@ def test_overwrite_never_deletes_work_done_inside_out(tree):
     assert subprocess.run(["git", "init", "-q", str(out)]).returncode == 0
     before = snapshot(tree)
     r = convert(src, out, "--overwrite")
-    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert ".git/, checkpoint-500/, eval_results.txt and 1 more" in r.stderr and "nothing was touched" in r.stderr
     assert snapshot(tree) == before
     assert not [p for p in os.listdir(tree) if ".tmp-" in p or ".old-" in p]
@@ -116,7 +116,7 @@ def test_overwrite_refuses_a_listed_file_the_user_changed(tree, change):
         name = "model_state.pdparams"
     before = snapshot(tree)
     r = convert(src, out, "--overwrite", "--format", "pdparams")
-    assert r.returncode == 1 and f"({name} (changed))" in r.stderr, r.stderr
+    assert r.returncode == 2 and f"({name} (changed))" in r.stderr, r.stderr
     assert snapshot(tree) == before
 
 
@@ -132,18 +132,18 @@ def test_overwrite_of_an_earlier_versions_directory(tree):
     (out / "notes.md").write_text("mine")
     before = snapshot(tree)
     r = convert(src, out, "--overwrite")
-    assert r.returncode == 1 and "(notes.md)" in r.stderr and snapshot(tree) == before, r.stderr
+    assert r.returncode == 2 and "(notes.md)" in r.stderr and snapshot(tree) == before, r.stderr
     os.remove(out / "notes.md")
     (out / "model_state.pdparams").write_bytes(b"saved by PaddleNLP")
     before = snapshot(tree)
     r = convert(src, out, "--overwrite")
-    assert r.returncode == 1 and "model_state.pdparams" in r.stderr and snapshot(tree) == before, r.stderr
+    assert r.returncode == 2 and "model_state.pdparams" in r.stderr and snapshot(tree) == before, r.stderr
     os.remove(out / "model_state.pdparams")
     stamp = os.stat(out / "conversion.json").st_mtime
     os.utime(out / "model.safetensors", (stamp + 5, stamp + 5))  # saved over by a fine-tune seconds later
     before = snapshot(tree)
     r = convert(src, out, "--overwrite")
-    assert r.returncode == 1 and "model.safetensors (changed)" in r.stderr and snapshot(tree) == before, r.stderr
+    assert r.returncode == 2 and "model.safetensors (changed)" in r.stderr and snapshot(tree) == before, r.stderr
     os.utime(out / "model.safetensors", (stamp - 1, stamp - 1))
     assert convert(src, out, "--overwrite").returncode == 0
     assert "files" in json.loads((out / "conversion.json").read_text())
@@ -182,4 +182,4 @@ def test_exports_overwrite_by_the_same_rules(tree):
     (hf / "pytorch_model.bin").write_bytes(b"trained in torch afterwards")
     before = snapshot(tree)
     r = subprocess.run(export + ["--overwrite"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 1 and "(pytorch_model.bin)" in r.stderr and snapshot(tree) == before, r.stderr
+    assert r.returncode == 2 and "(pytorch_model.bin)" in r.stderr and snapshot(tree) == before, r.stderr
