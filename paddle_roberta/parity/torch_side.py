@@ -21,6 +21,8 @@ import os
 import struct
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -299,25 +301,69 @@ class TorchProcess:
 
 
 _STARTED = []  # helpers started ahead of the conversion that will use them (the command line's)
+_IDLE = []  # at most one helper kept between conversions of this process, with its idle timer
+_LOCK = threading.Lock()
+IDLE_SECONDS = 300  # a kept helper ends after this long unused (or at exit)
 
 
 def start_early() -> None:
     """Start a helper now for the next ``convert`` of this process: the command line does, before it imports paddle
     (the helper's torch import then overlaps paddle's too). Left unused, it is closed at exit."""
-    if not _STARTED:
+    with _LOCK:
+        if not _STARTED:
+            _STARTED.append(TorchProcess())
+            _close_at_exit()
+
+
+@contextmanager
+def helper():
+    """The torch side for one conversion: the helper ``start_early`` started, or the one the last conversion of this
+    process left (its imports and loaded model reused: a second conversion pays neither), else a new one; this
+    process's own ``TorchSide`` where transformers is imported here already (a notebook, a training script, the
+    tests): nothing left to overlap. A helper is kept afterwards for the next conversion (one at a time; conversions
+    running at once each get their own), ended after ``IDLE_SECONDS`` unused or at exit."""
+    if "transformers" in sys.modules:
+        with TorchSide() as side:
+            yield side
+        return
+    with _LOCK:
+        side = _STARTED.pop() if _STARTED else _IDLE.pop()[0] if _IDLE else None
+        if side is not None and side.proc.poll() is not None:
+            side = None  # it died meanwhile
+    if side is None:
+        side = TorchProcess()
+    kept = False
+    try:
+        yield side
+        kept = side.pending == 0 and side.proc.poll() is None
+    finally:
+        with _LOCK:
+            if kept and not _IDLE:
+                timer = threading.Timer(IDLE_SECONDS, _end_idle, args=(side,))
+                timer.daemon = True
+                _IDLE.append((side, timer))
+                _close_at_exit()
+                timer.start()
+            else:
+                side.close()
+
+
+def _end_idle(side):
+    with _LOCK:
+        if _IDLE and _IDLE[0][0] is side:
+            _IDLE.pop()
+    side.close()
+
+
+_AT_EXIT = []
+
+
+def _close_at_exit():
+    if not _AT_EXIT:
         import atexit
 
-        _STARTED.append(TorchProcess())
-        atexit.register(lambda: [h.close() for h in _STARTED])
-
-
-def helper():
-    """The helper ``start_early`` started, else a new one; this process's own ``TorchSide`` where transformers is
-    imported here already (a notebook, a training script, the tests): nothing left to overlap."""
-    try:
-        return _STARTED.pop()
-    except IndexError:
-        return TorchSide() if "transformers" in sys.modules else TorchProcess()
+        _AT_EXIT.append(True)
+        atexit.register(lambda: [h.close() for h in _STARTED + [s for s, _ in _IDLE]])
 
 
 def main():
