@@ -22,6 +22,20 @@ from .errors import ConversionError
 from .families.tables import T, find_class
 
 
+def dygraph_here():
+    """Paddle's dygraph mode for the calling thread. paddle 3.3.1 keeps its tracer in a thread-local whose default is
+    the module global, which is None once the threads that used paddle before have ended: a thread started after that
+    (a thread pool's second batch) segfaults on its first tensor (AutoInitTensorByPyArray). ``paddle.disable_static``
+    sets it again. Worker threads only: the main thread's mode is its program's own."""
+    import threading
+
+    import paddle
+
+    if threading.current_thread() is not threading.main_thread() and \
+            paddle.base.framework.global_var._dygraph_tracer_ is None:
+        paddle.disable_static()
+
+
 def load(out: str, cls=None, dtype: str | None = None, weights: str | None = None, **model_kwargs):
     """The model of the converted (or PaddleNLP-saved) directory ``out``: ``cls`` a PaddleNLP class or
     its name, default the class its config.json names ("AutoModel" for the bare model). ``dtype`` casts
@@ -35,6 +49,8 @@ def load(out: str, cls=None, dtype: str | None = None, weights: str | None = Non
     keyword is an error."""
     import paddle
     import paddlenlp.transformers as pt
+
+    dygraph_here()
 
     from .files.weight_files import PADDLE_FORMATS, choose
 

@@ -11,15 +11,15 @@ import os
 
 from .errors import ConversionError, UsageError
 from .families.detect import written_by_transformers
-from .files.hub import looks_like_repo_id
+from .files.hub import looks_like_repo_id, resolve_repo_id
 from .files.output_dir import check_output
 from .files.source import read_json_object
 from .sentence.modules import check_layout, is_sentence_transformers, missing_modules
 
 
 def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
-    if not os.path.exists(src) and looks_like_repo_id(src):
-        return _usage(check_output, out, src, overwrite)  # a hub id: resolved (cache or download) by the conversion
+    if not os.path.exists(src) and looks_like_repo_id(src):  # a hub id: found in the cache or downloaded now
+        src = _usage(resolve_repo_id, src)
     config = _config(src, "SRC", "a Hugging Face model directory (config.json and the weights) or a hub id")
     if not written_by_transformers(config) and _paddle_dir(src, config):
         origin = (config.get("paddle_roberta") or {}).get("source")

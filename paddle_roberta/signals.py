@@ -173,3 +173,51 @@ def preload() -> None:
             __import__(name)
         except ImportError:
             return
+
+
+# In Python (no ``handled()``), a KeyboardInterrupt that splits a framework's import leaves it half-imported for the
+# rest of the process: paddle's C++ types stay registered ("type AmpLevel is already registered" on the retry),
+# huggingface_hub's lazy names stay missing. So the imports of these packages (and their submodules) run whole: a
+# Ctrl-C that arrives meanwhile is held and raised the moment the outermost one has finished, the module complete,
+# and a retry in the same process works. Only where Python's own SIGINT handler is in force (a program with its own
+# handler keeps it), and only in the main thread (where Python delivers signals).
+WHOLE = ("paddle", "paddlenlp", "torch", "transformers", "huggingface_hub", "sentence_transformers", "safetensors",
+         "tokenizers", "sentencepiece", "datasets", "aistudio_sdk")
+
+
+class _WholeImports(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] not in WHOLE or not _in_main_thread():
+            return None
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None  # the command line's handler (handled()), a program's own, or an import already held
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, original = spec.loader, spec.loader.exec_module
+
+        def exec_module(module):
+            held = []
+            signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+            try:
+                original(module)
+            finally:
+                del loader.exec_module
+                if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+            if held:
+                raise KeyboardInterrupt
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _install_whole_imports():
+    """Before the PathFinder (after any finder a program or an editable install put first)."""
+    if any(isinstance(f, _WholeImports) for f in sys.meta_path):
+        return
+    at = next((i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder), len(sys.meta_path))
+    sys.meta_path.insert(at, _WholeImports())
+
+
+_install_whole_imports()

@@ -138,6 +138,7 @@ def test_half_precision_sources_upcast_exactly(tmp_path, paddle_quiet, src_dtype
     model = build_checkpoint(str(src), "BertForSequenceClassification", TINY["bert"], seed=4, fmt="bin")
     model.to(src_dtype).save_pretrained(src)  # safetensors in float16/bfloat16 beside the .bin: safetensors wins
     result = convert(src, tmp_path / "out")
+    assert any("written as float32" in n and "--dtype" in n for n in result.notes), result.notes  # said, not silent
     weights = read_output(tmp_path / "out")
     state = model.state_dict()
     for e in result.plan.entries:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..families.tables import FAMILIES
+from ..loading import dygraph_here
 from .report import Diff
 
 # HF output field -> PaddleNLP output field, per head (hidden states are compared for all).
@@ -77,6 +78,7 @@ def run_torch(model, inputs: dict) -> dict:
 def run_paddle(model, inputs: dict, causal=False) -> dict:
     import paddle
 
+    dygraph_here()
     model.eval()
     feed = {k: paddle.to_tensor(v) for k, v in inputs.items()}
     if causal:

@@ -112,13 +112,6 @@ class SentenceEncoder:
     def __init__(self, path, dtype=None, weights=None, model=None):
         """``path``: a directory ``convert`` wrote from a sentence-transformers model (``sentence_encoder.json``
         beside the body). ``dtype``/``weights``: as ``from_pretrained``'s. ``model``: its body, loaded already."""
-        import paddlenlp.transformers as pt
-
-        from ..families.detect import paddle_family_and_head
-        from ..files.source import read_config
-        from ..loading import load
-        from .pooling import SentenceHead
-
         self.path = os.fspath(path)
         pipeline = read_pipeline(self.path)
         if pipeline is None and os.path.isfile(os.path.join(self.path, MODULES_JSON)):
@@ -128,6 +121,13 @@ class SentenceEncoder:
         if pipeline is None:
             raise ConversionError(f"{os.path.join(self.path, PIPELINE_JSON)}: not found: {self.path} was not converted "
                                   "from a sentence-transformers model (one with modules.json)")
+        import paddlenlp.transformers as pt
+
+        from ..families.detect import paddle_family_and_head
+        from ..files.source import read_config
+        from ..loading import load
+        from .pooling import SentenceHead
+
         self.pipeline = pipeline
         config_path = os.path.join(self.path, "config.json")
         fam, _ = paddle_family_and_head(read_config(config_path), config_path)
@@ -172,6 +172,9 @@ class SentenceEncoder:
     def embed(self, feed: dict, pooling_mask: np.ndarray) -> np.ndarray:
         import paddle
 
+        from ..loading import dygraph_here
+
+        dygraph_here()
         with paddle.no_grad():
             out = self.model(**{k: paddle.to_tensor(v) for k, v in feed.items()}, return_dict=True)
             vectors = self.head(out.last_hidden_state.astype(self._dtype), paddle.to_tensor(pooling_mask))
