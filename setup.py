@@ -29,5 +29,5 @@ setup(
         # bench/bench_load.py: onnxruntime beside torch and Paddle Inference
         "bench": ["onnxruntime"],
     },
-    entry_points={"console_scripts": ["paddle-roberta=paddle_roberta.cli:main"]},
+    entry_points={"console_scripts": ["paddle-roberta=paddle_roberta.__main__:entry"]},
 )

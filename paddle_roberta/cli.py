@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import time
 import warnings
 
 from . import preflight
 from ._version import __version__
 from .errors import ConversionError, UsageError
 from .families.tables import FAMILIES
+from .files.output_dir import MARKER
 from .parity.gate import libraries_for_verify
 from .parity.torch_side import start_early
 from .signals import Terminated, handled, preload
@@ -89,35 +92,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None, on_stage=None) -> int:
-    """The command line on ``argv``; ``on_stage(stage, detail)``: called at each stage of the command (``events``)."""
+def main(argv=None, on_stage=None, exit_process=False) -> int:
+    """The command line on ``argv``; ``on_stage(stage, detail)``: called at each stage of the command (``events``).
+    ``exit_process`` (the ``paddle-roberta`` command): end the process here, the handlers still in force, so that a
+    signal during the interpreter's teardown cannot kill it silently (Python resets them to the default then)."""
     args = build_parser().parse_args(argv)
-    args.on_stage = on_stage
-    try:  # decided from the arguments and the files alone, before any framework is imported
-        _preflight(args)
-    except UsageError as e:
-        print(f"paddle-roberta: error: {e}", file=sys.stderr)
-        return 2
+    args.on_stage, args.started = on_stage, time.time()
     # SIGTERM and Ctrl-C unwind (the cleanup removes the half-written temporary directory), even once
     # paddle, which replaces the SIGTERM handler when imported, is loaded (signals.py)
     with handled():
+        code = _main(args)
+        if exit_process:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(s, signal.SIG_IGN)  # done: nothing left to interrupt
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return code
+
+
+def _main(args) -> int:
+    try:
+        _preflight(args)  # decided from the arguments and the files alone, before any framework is imported
         if _imports_paddle(args):
-            try:
-                # before any other thread exists (signals.preload), as quietly as verify imports them
-                os.environ.setdefault("DATASETS_VERBOSITY", "error")
-                os.environ.setdefault("GLOG_minloglevel", "2")  # paddle's C++ warnings (W… lines) off stderr
-                warnings.filterwarnings("ignore")
-                logging.getLogger("datasets").setLevel(logging.ERROR)
-                if args.command == "convert" and not args.no_verify and libraries_for_verify():
-                    start_early()  # verification's torch side imports in a helper process meanwhile
-                preload()
-            except Terminated:
-                print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)
-                return 143
-            except KeyboardInterrupt:
-                print("paddle-roberta: interrupted", file=sys.stderr)
-                return 130
-        return _run(args)
+            _frameworks_first(args)
+    except UsageError as e:
+        print(f"paddle-roberta: error: {e}", file=sys.stderr)
+        return 2
+    except Terminated:
+        print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("paddle-roberta: interrupted", file=sys.stderr)
+        return 130
+    return _run(args)
+
+
+def _frameworks_first(args) -> None:
+    """paddle and paddlenlp imported before any other thread exists (signals.preload), as quietly as verify imports
+    them; convert's verification helper started first, so that torch's import overlaps theirs."""
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    os.environ.setdefault("GLOG_minloglevel", "2")  # paddle's C++ warnings (W… lines) off stderr
+    warnings.filterwarnings("ignore")
+    logging.getLogger("datasets").setLevel(logging.ERROR)
+    if args.command == "convert" and not args.no_verify and libraries_for_verify():
+        start_early()
+    preload()
 
 
 def _preflight(args) -> None:
@@ -154,7 +174,7 @@ def _run(args) -> int:
         if args.command == "cache":
             return _cache(args)
     except Terminated as e:
-        print("paddle-roberta: terminated (SIGTERM)", file=sys.stderr)
+        print(f"paddle-roberta: terminated (SIGTERM){_completed(args)}", file=sys.stderr)
         return e.code
     except ConversionError as e:
         if args.debug:
@@ -164,9 +184,18 @@ def _run(args) -> int:
             print(e.details, file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
-        print("paddle-roberta: interrupted", file=sys.stderr)
+        print(f"paddle-roberta: interrupted{_completed(args)}", file=sys.stderr)
         return 130
     return 2
+
+
+def _completed(args) -> str:
+    """Where the signal came after the output was moved into place: the words that say it is complete."""
+    out = getattr(args, "out", None) if args.command == "convert" else getattr(args, "dest", None)
+    marker = os.path.join(out, MARKER) if out else None
+    if marker and os.path.isfile(marker) and os.path.getmtime(marker) >= args.started:
+        return f" after {out} was written: it is complete and verified as reported"
+    return ""
 
 
 def _convert(args) -> int:

@@ -25,6 +25,7 @@ from .parity.gate import gate, verify_policy
 from .result import Result
 from .sentence.modules import read_pipeline
 from .serving import INFERENCE_JSON, Predictor
+from .signals import deferred
 from .tokenizer.kind import TOKENIZER_FILES
 
 
@@ -65,7 +66,8 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         add_sentence(spec, pipeline)
     with building(dest, overwrite) as tmp:
         report_stage("converting", f"tracing {spec['graph_class']} into a static graph")
-        save_static(served, spec, tmp, sentence_head)
+        with deferred():  # dy2static turns an exception inside tracing into its own error with a long traceback
+            save_static(served, spec, tmp, sentence_head)
         for name in TOKENIZER_FILES + ("config.json",):
             if os.path.isfile(os.path.join(src, name)):
                 shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))

@@ -146,13 +146,18 @@ class _ReinstallAfterImport(importlib.abc.MetaPathFinder):
         loader, original = spec.loader, spec.loader.exec_module
 
         def exec_module(module):
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)  # held by the kernel until reinstalled
-            try:
-                original(module)
-            finally:
-                del loader.exec_module
-                reinstall()
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            # numpy's BLAS threads exist already and take a signal the main thread blocks: Python then runs the
+            # handler in the main thread inside paddle's import, whose C++ init turns the exception into "Can not
+            # import paddle core" and leaves paddle half-registered. deferred(): the handler only notes it, and the
+            # signal is raised once the module is whole.
+            with deferred():
+                blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)  # held by the kernel until reinstalled
+                try:
+                    original(module)
+                finally:
+                    del loader.exec_module
+                    reinstall()
+                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
         loader.exec_module = exec_module  # this loader object serves this one module
         return spec

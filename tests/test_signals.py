@@ -106,3 +106,25 @@ def test_leftovers_of_dead_runs_are_removed(dirs, tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"removed {tmp_path / dead[0]}" in r.stderr and f"pid {proc.pid}" in r.stderr
     assert sorted(os.listdir(tmp_path)) == sorted([live.name, ".c.tmp-notapid", foreign.name, "d"])
+
+
+def _sweep_module():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "signal_sweep.py")
+    spec = importlib.util.spec_from_file_location("signal_sweep", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("command", ["convert", "verify", "export-hf", "export-inference", "cache"])
+def test_coarse_signal_sweep(dirs, tmp_path, command):
+    """SIGINT and SIGTERM at a few moments of each command (the fine 0.05-s sweep is bench/signal_sweep.py): exit
+    130 / 143 with one line (or 0 had it finished), no traceback, nothing left, OUT absent or complete and said."""
+    sweep = _sweep_module()
+    src = {"hf": str(dirs / "hf"), "pd": str(dirs / "paddle")}
+    runs = sweep.sweep(src, str(tmp_path), command, [0.15, 0.6, 1.2, 2.5],
+                       signals=(signal.SIGINT, signal.SIGTERM))
+    broken = [r for r in runs if r["problems"]]
+    assert not broken, broken
