@@ -48,7 +48,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     from .loading import load
     from .parity.verify import quiet_libraries
 
-    quiet_libraries()
+    quiet_libraries(torch=source is not None)  # transformers only to run --source
     dtype = config.get("dtype", "float32")
     model = load(src, fam.heads[head].paddle_class, dtype="float32" if dtype != "float32" else None, weights=weights)
     served_fam = served_family(fam)
