@@ -1,6 +1,6 @@
 """Convert Hugging Face PyTorch BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP model directories, and back out.
 
-The layout follows the three pipelines (see README, "How it works"): ``convert`` (Hugging Face -> PaddleNLP),
+The layout follows the three pipelines (docs/architecture.md): ``convert`` (Hugging Face -> PaddleNLP),
 ``export_hf`` (PaddleNLP -> Hugging Face) and ``export_inference`` (PaddleNLP -> Paddle Inference), each built from
 the stages ``families`` (tables, plan, configs), ``files`` (readers, writers, the output directory), ``tokenizer``
 and ``parity`` (compare, report, verify, the gate). No module of the package imports this file.

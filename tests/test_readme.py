@@ -1,4 +1,5 @@
-"""Every fenced code block of README.md runs as written, doctest-style, in README order.
+"""Every fenced code block of README.md and of the pages beside it (``DOCS``, in the order the README once held them)
+runs as written, doctest-style, in that order.
 
 `sh` blocks run with bash, `python` blocks with this Python, each in its own process, all in one working
 directory that holds what the README's names refer to, built here at small shapes (no download):
@@ -25,15 +26,27 @@ NOT_RUN = re.compile(r"<!-- not run: (.+?) -->\s*$")
 RUNNERS = {"sh": ["bash", "-e", "-c"], "python": [sys.executable, "-c"]}
 
 
+DOCS = ["README.md", "docs/cli.md", "docs/serving.md", "docs/sentence-transformers.md", "docs/architecture.md",
+        "docs/support.md", "docs/parity.md", "bench/README.md", "docs/safety.md", "docs/differences.md"]
+
+
 def blocks():
-    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     found = []
-    for m in FENCE.finditer(text):
-        line = text.count("\n", 0, m.start()) + 1
-        before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        skip = NOT_RUN.search(before)
-        found.append(pytest.param(m.group(1), m.group(2), skip and skip.group(1), id=f"line-{line}-{m.group(1) or 'text'}"))
+    for doc in DOCS:
+        text = open(os.path.join(ROOT, doc), encoding="utf-8").read()
+        for m in FENCE.finditer(text):
+            line = text.count("\n", 0, m.start()) + 1
+            before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            skip = NOT_RUN.search(before)
+            found.append(pytest.param(m.group(1), m.group(2), skip and skip.group(1),
+                                      id=f"{doc}-line-{line}-{m.group(1) or 'text'}"))
     return found
+
+
+def test_every_page_is_collected():
+    """A page in docs/ that DOCS does not list would have its blocks silently untested."""
+    listed = {d for d in DOCS if d.startswith("docs/")}
+    assert {f"docs/{f}" for f in os.listdir(os.path.join(ROOT, "docs")) if f.endswith(".md")} == listed
 
 
 SMALL_CLUE = dict(SEEDS["clue/roberta_chinese_clue_tiny"].config, num_hidden_layers=2, hidden_size=24,

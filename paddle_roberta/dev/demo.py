@@ -38,7 +38,7 @@ def run(name: str, workdir: str) -> bool:
     print(f"converted to {result.plan.paddle_class} in {time.perf_counter() - t:.2f} s -> {out}")
     for note in result.plan.notes:
         print(f"  note: {note}")
-    if result.verify_report:  # the report `paddle-roberta verify` prints (README, "verify")
+    if result.verify_report:  # the report `paddle-roberta verify` prints (docs/cli.md, "verify")
         print("\n" + result.verify_report.to_text())
     report = check(src, out, torch_model=model, atol=ATOL)
     print(f"\nloaded again by its class ({report['class']}) and by AutoModel ({report['auto_class']}):\n")

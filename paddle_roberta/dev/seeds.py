@@ -7,7 +7,7 @@ hub's config.json files, which cannot be read here: the cards load these models 
 BertTokenizer and BertModel, so they are BERT-structured (positions from 0, type vocab 2, WordPiece
 WordPiece vocabulary of 8021 lines, intermediate 4 x hidden, gelu), while their config.json is taken to say
 ``model_type: "roberta"`` with no ``architectures``, ``pad_token_id`` 1, ``layer_norm_eps`` 1e-12 and 512
-positions; the ~1.31 GB large files fit a 21128-row word embedding, not 8021 (README, "Support").
+positions; the ~1.31 GB large files fit a 21128-row word embedding, not 8021 (docs/support.md).
 """
 
 from __future__ import annotations

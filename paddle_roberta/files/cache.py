@@ -5,7 +5,7 @@ name, size, modification time, inode, device and status-change time, and a conte
 files up to ``WHOLE_BYTES``, else the first and last ``EDGE_BYTES`` (a safetensors header and more) and
 ``SAMPLES`` blocks spread over the file. A copy with ``cp -p``/``touch -r`` keeps size and mtime but not the
 inode or ctime; a same-size fine-tune changes every tensor, so the sampled blocks too (the samples also
-cover filesystems that report no useful ctime). Measured on a 1.3 GB safetensors file: see the README.
+cover filesystems that report no useful ctime). Measured on a 1.3 GB safetensors file: see docs/cli.md.
 
 Each use touches the entry's directory (its mtime is the last-used stamp); entries unused for
 ``MAX_AGE_DAYS``, then the least recently used beyond the size cap ($PADDLE_ROBERTA_CACHE_MAX_GB, default

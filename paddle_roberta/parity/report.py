@@ -18,7 +18,7 @@ TABLE_HEAD = ("| output | shape | max abs diff | max rel diff | within | padded 
               "|---|---|---|---|---|---|")
 BAR = "x max(1, max|output|, |last hidden| for heads)"  # how the bar scales, as reports state it
 PADDED_NOTE = ("(per-token outputs are judged at the real tokens; padded positions, which the attention mask hides,\n"
-               " differ where PaddleNLP embeds the pad id as zeros: see the README's known differences)")
+               " differ where PaddleNLP embeds the pad id as zeros: see docs/differences.md)")
 
 
 @dataclass

@@ -8,8 +8,8 @@ optionally ``Dense`` projections (``2_Dense/config.json``: features, bias, activ
 ``config_sentence_transformers.json`` holds the prompts and the similarity function. Modules this tool cannot run
 in Paddle are refused by name, never dropped.
 
-The converted directory keeps the pipeline in one documented file, ``sentence_encoder.json`` (README, "Sentence
-embeddings"): each module with what Paddle needs to run it, the Dense weights in the output's format and Paddle's
+The converted directory keeps the pipeline in one documented file, ``sentence_encoder.json``
+(docs/sentence-transformers.md): each module with what Paddle needs to run it, the Dense weights in the output's format and Paddle's
 layout (``DENSE`` below, read both ways), and the source's sentence-transformers configs as they were, so that
 export back to Hugging Face writes them again.
 """

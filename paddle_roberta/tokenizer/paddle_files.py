@@ -195,7 +195,7 @@ def write_added_tokens(src, out, kind, source_config, specials_map, as_special):
     token's lstrip/rstrip only for special tokens and strip the spaces on both sides of every other one
     (``"love <new> and"`` would lose the ``Ġ`` before ``and``), so there every added token is listed among the
     additional special tokens with its flags: the ids are transformers' (verify checks them); decoding with
-    ``skip_special_tokens=True`` then drops these tokens too (README, known differences)."""
+    ``skip_special_tokens=True`` then drops these tokens too (docs/differences.md)."""
     vocab = read_vocabulary(src, kind)
     if vocab is None:
         return
