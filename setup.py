@@ -8,7 +8,8 @@ VERSION = re.search(r'__version__ = "([^"]+)"', open("paddle_roberta/_version.py
 setup(
     name="paddle-roberta",
     version=VERSION,
-    description="Convert Hugging Face PyTorch BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP model directories, with parity checks",
+    description="Convert Hugging Face PyTorch BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP model directories, "
+                "with parity checks",
     packages=find_packages(include=["paddle_roberta", "paddle_roberta.*"]),
     python_requires=">=3.10",
     # Conversion needs only these; torch reads pytorch_model.bin, paddle/paddlenlp load the result.

@@ -133,7 +133,8 @@ def bench(name, runs, work):
         return statistics.median(x[k] for x in xs)
 
     rows["paddle-roberta convert"] = (med(ours, 0), med(ours, 1), med(ours, 1) - base_ours)
-    rows["PaddleNLP from_pretrained(convert_from_torch=True)"] = (med(theirs, 0), med(theirs, 1), med(theirs, 1) - base_pd)
+    rows["PaddleNLP from_pretrained(convert_from_torch=True)"] = (med(theirs, 0), med(theirs, 1),
+                                                                  med(theirs, 1) - base_pd)
     rows["cp"] = (med(copies, 0), med(copies, 1), None)
 
     # PaddleNLP's converted directory: its config.json and the model_state.pdparams it cached beside the source
@@ -157,7 +158,8 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=sorted(CHECKPOINTS), action="append")
     args = parser.parse_args(argv)
-    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, "
           f"medians of {args.runs} runs\n")
     for name in args.only or CHECKPOINTS:
         with tempfile.TemporaryDirectory(dir=CACHE) as work:
@@ -171,9 +173,12 @@ def main(argv=None):
                 frac = f"{above / size:.0%}" if above is not None else ""
                 print(f"| {tool} | {wall:.2f} | {rss:.0f} | {'' if above is None else f'{above:.0f}'} | {frac} |")
             theirs_t, cp_t = rows["PaddleNLP from_pretrained(convert_from_torch=True)"][0], rows["cp"][0]
-            print(f"\nconvert: {theirs_t / ours_t:.1f}x faster than PaddleNLP's path, {ours_t / cp_t:.1f}x the time of cp")
-            print(f"AutoModel load of the converted directory: {loads[0]:.2f} s (ours) vs {loads[1]:.2f} s (PaddleNLP's own .pdparams)")
-            print(f"forward, batch 8 x 128, CPU: torch {fwd[0] * 1000:.0f} ms; converted Paddle model {fwd[1] * 1000:.0f} ms, "
+            print(f"\nconvert: {theirs_t / ours_t:.1f}x faster than PaddleNLP's path, {ours_t / cp_t:.1f}x "
+                  f"the time of cp")
+            print(f"AutoModel load of the converted directory: {loads[0]:.2f} s (ours) vs {loads[1]:.2f} s "
+                  f"(PaddleNLP's own .pdparams)")
+            print(f"forward, batch 8 x 128, CPU: torch {fwd[0] * 1000:.0f} ms; converted Paddle model "
+                  f"{fwd[1] * 1000:.0f} ms, "
                   f"{fwd[2] * 1000:.0f} ms with OMP_NUM_THREADS={os.cpu_count()}\n")
 
 

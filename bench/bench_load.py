@@ -126,7 +126,8 @@ def cpu_model() -> str:
             info = f.read()
     except OSError:
         return platform.processor() or "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                "unknown CPU")
     flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
     return f"{name}, {'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'}"
 
@@ -159,21 +160,25 @@ def main(argv=None):
             stdout = _run([PY, "-c", WORKLOAD, engine, paths.get(engine, served), str(args.requests)])
             results[engine] = json.loads(stdout.strip().splitlines()[-1])
             print(f"  {engine}: done", file=sys.stderr, flush=True)
-    print("| engine | 1x16 s | 8x128 s | mixed p50 s | mixed p99 s | same-shape p99/p50 | requests/s (4 clients) | peak RSS MiB |")
+    print("| engine | 1x16 s | 8x128 s | mixed p50 s | mixed p99 s | same-shape p99/p50 | requests/s (4 clients) | "
+          "peak RSS MiB |")
     print("|---|---|---|---|---|---|---|---|")
     for engine, r in results.items():
-        print(f"| {engine} | {r['1x16']:.4f} | {r['8x128']:.3f} | {r['p50']:.3f} | {r['p99']:.3f} | {r['same_shape']:.2f} "
+        print(f"| {engine} | {r['1x16']:.4f} | {r['8x128']:.3f} | {r['p50']:.3f} | {r['p99']:.3f} | "
+              f"{r['same_shape']:.2f} "
               f"| {r['rps']:.2f} | {r['rss']} |")
     ours, torch_r, ort = results[ENGINES[2]], results["torch eager"], results["onnxruntime"]
     print()
-    print(f"- peak RSS, Paddle Inference (buckets) / torch eager: {ours['rss'] / torch_r['rss']:.2f}x (target <= 1.5x): "
+    print(f"- peak RSS, Paddle Inference (buckets) / torch eager: {ours['rss'] / torch_r['rss']:.2f}x "
+          f"(target <= 1.5x): "
           f"{verdict(ours['rss'] <= 1.5 * torch_r['rss'])}")
     print(f"- same-shape p99/p50, Paddle Inference (buckets): {ours['same_shape']:.2f} (target <= 1.2): "
           f"{verdict(ours['same_shape'] <= 1.2)}")
     for key, label in (("1x16", "1x16"), ("8x128", "8x128"), ("p50", "mixed-length p50")):
         print(f"- {label}, Paddle Inference / onnxruntime: {ours[key] / ort[key]:.2f}x (target <= 1.0x): "
               f"{verdict(ours[key] <= ort[key])}")
-    print(f"- requests/s from 4 clients, Paddle Inference / onnxruntime: {ours['rps'] / ort['rps']:.2f}x (target >= 1.0x): "
+    print(f"- requests/s from 4 clients, Paddle Inference / onnxruntime: {ours['rps'] / ort['rps']:.2f}x "
+          f"(target >= 1.0x): "
           f"{verdict(ours['rps'] >= ort['rps'])}")
 
 

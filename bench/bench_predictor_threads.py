@@ -12,7 +12,8 @@ only), 4 and 8 calling threads. Prints requests per second, the process's RSS af
 serving, and its peak RSS (VmHWM), and the process's CPU time per request (user + system, all threads):
 on a shared machine requests/s depends on what else runs, and a process with more runnable threads gets a
 larger share of the cores; CPU time per request is the cost a dedicated machine would pay
-(2 cores / CPU time per request bounds its requests/s). Every output is checked against a one-thread run; "load avg" is the machine's
+(2 cores / CPU time per request bounds its requests/s). Every output is checked against a one-thread run; "load avg" is
+the machine's
 1-minute load average after the mode ran (other work on a shared machine slows every mode). Nothing here is a test.
 """
 
@@ -154,7 +155,8 @@ def main(argv=None):
           f"paddle.inference with oneDNN, 2 math threads per predictor; {args.shape} shape "
           f"RobertaForSequenceClassification, batch-1 requests of {'/'.join(map(str, LENGTHS))} tokens, "
           f"{args.seconds:g} s per mode, {args.rounds} rounds\n")
-    print("| mode | calling threads | requests/s | CPU ms per request | RSS after load MiB | RSS while serving MiB | peak RSS MiB | wrong outputs | load avg |")
+    print("| mode | calling threads | requests/s | CPU ms per request | RSS after load MiB | RSS while serving MiB | "
+          "peak RSS MiB | wrong outputs | load avg |")
     print("|---|---|---|---|---|---|---|---|---|")
     modes = [(m, n) for n in (1, 4, 8) for m in ("serving.Predictor (one worker thread)", "lock per call", "clone per thread")
              if n > 1 or m.startswith("serving")]
@@ -164,7 +166,8 @@ def main(argv=None):
         if r.returncode != 0:
             raise SystemExit(f"{mode} failed:\n{r.stderr[-3000:]}")
         res = json.loads(r.stdout.strip().splitlines()[-1])
-        print(f"| {mode} | {n} | {res['per_s']:.1f} | {res['cpu_ms']:.0f} | {res['loaded_rss']} | {res['serving_rss']} | {res['peak_rss']} | "
+        print(f"| {mode} | {n} | {res['per_s']:.1f} | {res['cpu_ms']:.0f} | {res['loaded_rss']} | "
+              f"{res['serving_rss']} | {res['peak_rss']} | "
               f"{res['wrong']} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 

@@ -124,7 +124,8 @@ def main():
         rate = args.sentences / results[engine]["seconds"]
         diff = float(np.abs(vectors[engine] - want).max())
         cos = float(np.abs(cosines(vectors[engine]) - cosines(want)).max())
-        print(f"| {engine} | {results[engine]['seconds']:.2f} | {rate:.1f} | {rate / base:.2f}x | {diff:.1e} | {cos:.1e} |")
+        print(f"| {engine} | {results[engine]['seconds']:.2f} | {rate:.1f} | {rate / base:.2f}x | {diff:.1e} | "
+              f"{cos:.1e} |")
 
 
 if __name__ == "__main__":

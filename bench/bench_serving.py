@@ -42,12 +42,16 @@ DISTIL = "distilroberta-base shape (.bin)"
 HWM = "print('VMHWM', next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) // 1024)"
 # convert's verification runs torch in a helper process: its peak is added (the sum bounds the two at once)
 HWM_WITH_HELPER = ("import resource; print('VMHWM', next(int(l.split()[1]) for l in open('/proc/self/status') "
-                   "if l.startswith('VmHWM:')) // 1024 + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)")
+                   "if l.startswith('VmHWM:')) // 1024 + "
+                   "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)")
 LOAD = {
     "paddle_roberta.from_pretrained": "import sys, paddle_roberta; paddle_roberta.from_pretrained(sys.argv[1])",
-    "transformers from_pretrained (source)": "import sys, transformers; transformers.AutoModel.from_pretrained(sys.argv[2])",
-    "PaddleNLP AutoModel.from_pretrained": "import sys, paddlenlp.transformers as pt; pt.AutoModel.from_pretrained(sys.argv[1])",
-    "PaddleNLP AutoModel, low_cpu_mem_usage=True": "import sys, paddlenlp.transformers as pt; pt.AutoModel.from_pretrained(sys.argv[1], low_cpu_mem_usage=True)",
+    "transformers from_pretrained (source)": "import sys, transformers; "
+                                             "transformers.AutoModel.from_pretrained(sys.argv[2])",
+    "PaddleNLP AutoModel.from_pretrained": "import sys, paddlenlp.transformers as pt; "
+                                           "pt.AutoModel.from_pretrained(sys.argv[1])",
+    "PaddleNLP AutoModel, low_cpu_mem_usage=True": "import sys, paddlenlp.transformers as pt; "
+                                                   "pt.AutoModel.from_pretrained(sys.argv[1], low_cpu_mem_usage=True)",
 }
 # One engine in one process: load, then per shape a warm-up and timed runs; prints JSON.
 SERVE = r"""
@@ -149,7 +153,8 @@ def main(argv=None):
     parser.add_argument("--only", choices=["default-path", CLUE, DISTIL], action="append")
     args = parser.parse_args(argv)
     only = args.only or ["default-path", DISTIL, CLUE]
-    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, "
           f"2 threads for every engine, medians of up to {args.runs} runs\n", flush=True)
     os.makedirs(CACHE, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as work:
@@ -163,8 +168,10 @@ def main(argv=None):
                 print(f"| {k} | {wall:.2f} | {rss:.0f} |")
             ours, theirs = med["paddle-roberta convert (verification on)"][0], med["PaddleNLP from_pretrained(convert_from_torch=True), unverified"][0]
             load, hf = med["paddle_roberta.from_pretrained"][0], med["transformers from_pretrained (source)"][0]
-            print(f"\nconvert with verification: {theirs / ours:.1f}x faster than PaddleNLP's unverified converter (target >= 3x)")
-            print(f"paddle_roberta.from_pretrained: {load / hf:.2f}x transformers' from_pretrained time (target <= 1.0x; "
+            print(f"\nconvert with verification: {theirs / ours:.1f}x faster than PaddleNLP's unverified converter "
+                  f"(target >= 3x)")
+            print(f"paddle_roberta.from_pretrained: {load / hf:.2f}x transformers' from_pretrained time "
+                  f"(target <= 1.0x; "
                   "process wall time, imports included)\n", flush=True)
         for name in (n for n in (DISTIL, CLUE) if n in only):
             results = serving(name, args.runs, work)

@@ -28,14 +28,16 @@ def main():
     from paddle_roberta.parity.sentence import cosines, cosines_agree, reference_embeddings
     from paddle_roberta.serving import Predictor
 
-    print("| body | pipeline | embedding bar (1e-5 × max(1, max abs)) | SentenceEncoder max abs | SentenceEncoder worst "
+    print("| body | pipeline | embedding bar (1e-5 × max(1, max abs)) | SentenceEncoder max abs | "
+          "SentenceEncoder worst "
           "cosine | export max abs | export worst cosine | within (1e-6, or vs float64 ≤ 2 × torch's own float32) |")
     print("|---|---|---|---|---|---|---|---|")
     worst = np.zeros(4)
     for family in CONFIGS:
         for i, pipeline in enumerate(PIPELINES):
             with tempfile.TemporaryDirectory() as tmp:
-                st = build_sentence_transformer(os.path.join(tmp, "st"), family, CONFIGS[family], seed=i, max_seq_length=16,
+                st = build_sentence_transformer(os.path.join(tmp, "st"), family, CONFIGS[family], seed=i,
+                                                max_seq_length=16,
                                                 prompts={"query": "query: "}, **pipeline)
                 convert(os.path.join(tmp, "st"), os.path.join(tmp, "out"), verify=False)
                 export_inference(os.path.join(tmp, "out"), os.path.join(tmp, "served"), verify=False)
@@ -52,7 +54,8 @@ def main():
                         row[2 * k] = max(row[2 * k], np.abs(want - got).max())
                         row[2 * k + 1] = max(row[2 * k + 1], np.abs(cosines(want) - cosines(got)).max())
                 worst = np.maximum(worst, row)
-                name = " + ".join(pipeline["modes"]) + "".join(f", Dense {o} {a}" for o, a in pipeline.get("dense", ())) + \
+                name = " + ".join(pipeline["modes"]) + "".join(f", Dense {o} {a}" for o,
+                                                               a in pipeline.get("dense", ())) + \
                     (", Normalize" if pipeline.get("normalize") else "")
                 print(f"| {family} | {name} | {bar:.1e} | " + " | ".join(f"{x:.1e}" for x in row) + f" | {'yes' if within else 'NO'} |",
                       flush=True)

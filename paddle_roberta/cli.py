@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     every, tolerance, writes = _common_parsers()
 
-    c = sub.add_parser("convert", parents=[every, writes], help="convert a Hugging Face model directory into a PaddleNLP one")
+    c = sub.add_parser("convert", parents=[every, writes], help="convert a Hugging Face model directory into a "
+                                                                "PaddleNLP one")
     c.add_argument("src", help="Hugging Face model directory (config.json + weights) or hub id")
     c.add_argument("out", help="output directory (must not exist unless --overwrite)")
     c.add_argument("--format", choices=["safetensors", "pdparams"], default="safetensors")
@@ -75,17 +76,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a weights file of SRC or OUT to read when that directory holds two formats that differ")
 
     e = sub.add_parser("export", parents=[every, writes],
-                       help="write a PaddleNLP directory as a Hugging Face PyTorch one or a Paddle Inference model, verified")
-    e.add_argument("paddle_dir", help="a PaddleNLP Bert*/Roberta*/XLMRoberta* directory (converted, or saved with save_pretrained)")
+                       help="write a PaddleNLP directory as a Hugging Face PyTorch one or a Paddle Inference "
+                            "model, verified")
+    e.add_argument("paddle_dir", help="a PaddleNLP Bert*/Roberta*/XLMRoberta* directory (converted, or saved with "
+                                      "save_pretrained)")
     e.add_argument("dest", help="the directory to write (must not exist unless --overwrite)")
     e.add_argument("--to", choices=["huggingface", "inference"], default="huggingface",
                    help="huggingface: transformers directory; inference: static graph for paddle.inference")
-    e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the dygraph Paddle model)")
+    e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the "
+                                    "dygraph Paddle model)")
     e.add_argument("--weights", metavar="FILE", help="the weights file of PADDLE_DIR to read when it holds two formats "
                    "that differ (a fine-tune saved in place: model_state.pdparams)")
 
-    k = sub.add_parser("cache", parents=[every], help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else ~/.cache/paddle_roberta)")
-    k.add_argument("action", choices=["list", "clear"], help="list: its entries, least recently used first; clear: remove them")
+    k = sub.add_parser("cache", parents=[every], help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else "
+                                                      "~/.cache/paddle_roberta)")
+    k.add_argument("action", choices=["list", "clear"], help="list: its entries, least recently used first; clear: "
+                                                             "remove them")
 
     ls = sub.add_parser("list", parents=[every], help="the seed models this project knows, with their shapes")
     ls.add_argument("--json", action="store_true", help="machine-readable, with each seed's whole config")
@@ -290,7 +296,8 @@ def _export_inference(args) -> int:
                               **_stages(args))
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result.path}")
-        print(f"  model   {result.model_class} for Paddle Inference; inputs {', '.join(i['name'] for i in result.inputs)}; "
+        print(f"  model   {result.model_class} for Paddle Inference; inputs "
+              f"{', '.join(i['name'] for i in result.inputs)}; "
               f"outputs {', '.join(result.outputs)}")
         if result.verify_report:
             print("\n" + result.verify_report.to_text())

@@ -100,7 +100,8 @@ def _convert(src, out, opts: Options, not_verified: str, helper) -> Result:
     if sentence and head is None:
         head = "Model"  # sentence-transformers runs the bare model (AutoModel), whatever config.json names
     with Checkpoint(source.weight_files) as ckpt:
-        plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_kind(source.path), opts.family,
+        plan = make_plan(source.config, {n: ckpt.shape(n) for n in ckpt.names()}, tokenizer_kind(source.path),
+                         opts.family,
                          config_path, head)
         plan.notes[:0] = source.notes
         stored = str(ckpt.dtype(plan.entries[0].srcs[0]))  # the word embeddings, first in every table
@@ -110,7 +111,8 @@ def _convert(src, out, opts: Options, not_verified: str, helper) -> Result:
         pipeline = None
         if sentence:  # modules it cannot run are refused here, before anything is written
             pipeline = read_source(source.path, source.config,
-                                   plan.family.positions(plan.dims["P"], source.config.get("pad_token_id", plan.family.pad_token_id)))
+                                   plan.family.positions(plan.dims["P"],
+                                                         source.config.get("pad_token_id", plan.family.pad_token_id)))
             plan.notes.append(pipeline.summary())
         if opts.expect is not None:
             opts.expect(plan)
@@ -124,9 +126,11 @@ def _convert(src, out, opts: Options, not_verified: str, helper) -> Result:
             weights_name, writer_cls = WRITERS[format]
             report_stage("converting", f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, "
                          f"{dtype})")
-            written = write_weights(ckpt, plan.entries, writer_cls, os.path.join(tmp, weights_name), FLOAT_DTYPES[dtype],
+            written = write_weights(ckpt, plan.entries, writer_cls, os.path.join(tmp, weights_name),
+                                    FLOAT_DTYPES[dtype],
                                     {"format": "np"}, opts.progress)
-            config = paddle_config(source.config, plan, dtype, opts.num_choices, os.path.abspath(source.path), pad_token_id)
+            config = paddle_config(source.config, plan, dtype, opts.num_choices, os.path.abspath(source.path),
+                                   pad_token_id)
             write_json(os.path.join(tmp, "config.json"), config)
             positions = plan.family.positions(plan.dims["P"], config["pad_token_id"])
             tokenizer_class = write_tokenizer(source.path, tmp, model_max_length=positions, token_types=plan.dims["Y"])
@@ -142,7 +146,8 @@ def _convert(src, out, opts: Options, not_verified: str, helper) -> Result:
                 report = verified(source.path, tmp, out, opts.atol, weights=source.weights_path, torch_side=helper)
             report_stage("verified")
             given = os.fspath(src)
-            write_model_card(tmp, out, Card(given, plan.paddle_class, tokenizer_class, report and report.to_text(), dtype,
+            write_model_card(tmp, out,
+                             Card(given, plan.paddle_class, tokenizer_class, report and report.to_text(), dtype,
                                             why_not, pipeline and pipeline.summary().split(": ", 1)[-1]))
             write_marker(tmp, given, plan.paddle_class)  # last: it lists the files above with their sha256
             report_stage("written")

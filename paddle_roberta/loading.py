@@ -67,7 +67,8 @@ def load(out: str, cls=None, dtype: str | None = None, weights: str | None = Non
     _check_keywords(out, cls, config, model_kwargs)
     _check_head_wanted(out, cls, model_kwargs)
     dtype = _load_dtype(out, config.get("dtype") or "float32", dtype, on_cpu=paddle.get_device() == "cpu")
-    model = cls.from_pretrained(out, low_cpu_mem_usage=True, dtype=dtype, use_safetensors=use_safetensors, **model_kwargs)
+    model = cls.from_pretrained(out, low_cpu_mem_usage=True, dtype=dtype, use_safetensors=use_safetensors,
+                                **model_kwargs)
     eps = model.config.layer_norm_eps
     for layer in model.sublayers(include_self=True):
         if isinstance(layer, paddle.nn.LayerNorm):
@@ -105,7 +106,8 @@ def _check_keywords(out, cls, config, model_kwargs):
     for key in model_kwargs:
         # a setting is a key of the config's dict, an alias of one, or a property such as num_labels
         if key not in known and key not in LOADING_KEYWORDS and not isinstance(getattr(type(defaults), key, None), property):
-            raise ConversionError(f"from_pretrained: unknown keyword {key!r} (not a conversion option, not a setting of "
+            raise ConversionError(f"from_pretrained: unknown keyword {key!r} (not a conversion option, not a "
+                                  f"setting of "
                                   f"{config_class.__name__}; loading {out})")
 
 

@@ -12,7 +12,8 @@ TINY = {
                     max_position_embeddings=35, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1,
                     bos_token_id=0, eos_token_id=2, num_labels=3),
     # vocab 282: the test SentencePiece model's 280 pieces + <pad> + <mask>, XLM-R's exact alignment
-    "xlm-roberta": dict(vocab_size=282, hidden_size=20, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+    "xlm-roberta": dict(vocab_size=282, hidden_size=20, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=37,
                         max_position_embeddings=37, type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1,
                         bos_token_id=0, eos_token_id=2, num_labels=3),
 }

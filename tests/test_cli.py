@@ -76,7 +76,8 @@ def test_sigterm_leaves_nothing_behind(tmp_path):
 
 
 def test_verify_errors_are_one_line(roberta, tmp_path):
-    one_line_error(run("verify", roberta / "hf", roberta / "hf"), "a Hugging Face directory, not a PaddleNLP one", code=2)
+    one_line_error(run("verify", roberta / "hf", roberta / "hf"), "a Hugging Face directory, not a PaddleNLP one",
+                   code=2)
     # refused before the work, not after: with a torch that cannot be imported, the error is still the JSON path's
     fake = tmp_path / "fake"
     (fake / "torch").mkdir(parents=True)
@@ -89,7 +90,8 @@ def test_verify_errors_are_one_line(roberta, tmp_path):
 
 
 def test_text_takes_several_and_half_precision_verifies(roberta, tmp_path):
-    r = run("verify", roberta / "hf", roberta / "out", "--text", "one <mask> here", "two words", "--json", tmp_path / "r.json")
+    r = run("verify", roberta / "hf", roberta / "out", "--text", "one <mask> here", "two words", "--json",
+            tmp_path / "r.json")
     assert r.returncode == 0, r.stdout + r.stderr
     texts = [row["text"] for row in json.loads((tmp_path / "r.json").read_text())["tokenizer"]["texts"]]
     assert texts[-2:] == ["one <mask> here", "two words"]

@@ -95,7 +95,8 @@ def test_tokenizer_files_load_in_transformers(tmp_path, paddle_quiet):
 
     for family in HEADS:
         src, pd, back = tmp_path / f"{family}-hf", tmp_path / f"{family}-pd", tmp_path / f"{family}-back"
-        build_checkpoint(str(src), hf_class(family, "ForMaskedLM"), dict(TINY[family], vocab_size=700, max_position_embeddings=66),
+        build_checkpoint(str(src), hf_class(family, "ForMaskedLM"),
+                         dict(TINY[family], vocab_size=700, max_position_embeddings=66),
                          vocab=VOCAB[family])
         convert(src, pd)
         export(pd, back)

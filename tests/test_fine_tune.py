@@ -95,7 +95,8 @@ def _train_and_reload(model, out_dir, tmp_path):
                              learning_rate=1e-3, save_strategy="no", report_to=[], disable_tqdm=True, seed=0)
     trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=collate, tokenizer=tok)
     trainer.train()
-    assert any(not np.array_equal(before[k], v.numpy()) for k, v in model.state_dict().items()), "training moved nothing"
+    assert any(not np.array_equal(before[k], v.numpy()) for k,
+               v in model.state_dict().items()), "training moved nothing"
     saved = tmp_path / "tuned"
     trainer.save_model(str(saved))
     model.eval()
@@ -138,7 +139,8 @@ def test_from_pretrained_keywords(tmp_path, paddle_quiet):
     convert(src, out, verify=False)
     with pytest.raises(ConversionError, match="unknown keyword 'num_clases'"):
         from_pretrained(out, num_clases=3)
-    with pytest.raises(ConversionError, match="its classifier has 3 classes, the keywords ask for 5: pass ignore_mismatched"):
+    with pytest.raises(ConversionError, match="its classifier has 3 classes, the keywords ask for 5: pass "
+                                              "ignore_mismatched"):
         from_pretrained(out, num_classes=5)  # PaddleNLP's fast path would load the 3-class head under 5 silently
     with pytest.raises(ConversionError, match="already converted; family apply to a Hugging Face source"):
         from_pretrained(out, family="bert")

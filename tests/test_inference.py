@@ -32,10 +32,12 @@ def test_every_head_exports_and_agrees_with_torch(tmp_path, paddle_quiet, family
     report = result.verify_report
     assert report["ok"] and report["reference"].startswith("torch") and len(report["outputs"]) >= 1
     spec = json.loads((served / "inference.json").read_text())
-    assert [i["name"] for i in spec["inputs"]] == ["input_ids", "attention_mask"] + (["token_type_ids"] if family == "bert" else [])
+    assert [i["name"] for i in spec["inputs"]] == ["input_ids",
+                                                   "attention_mask"] + (["token_type_ids"] if family == "bert" else [])
     assert spec["rank"] == (3 if head == "ForMultipleChoice" else 2)
 
-    inputs = parity.make_batch(family, head, config["vocab_size"], config["max_position_embeddings"], config["pad_token_id"],
+    inputs = parity.make_batch(family, head, config["vocab_size"], config["max_position_embeddings"],
+                               config["pad_token_id"],
                                seed=1, batch=5, seq=23, num_choices=2)
     want = parity.run_torch(model, inputs)
     real = inputs["attention_mask"].reshape(-1, inputs["attention_mask"].shape[-1]).astype(bool)

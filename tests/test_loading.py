@@ -40,7 +40,8 @@ def half_dir(request, tmp_path_factory, paddle_quiet):
 
 
 def logits_inputs():
-    return parity.make_batch("roberta", "ForSequenceClassification", CONFIG["vocab_size"], CONFIG["max_position_embeddings"],
+    return parity.make_batch("roberta", "ForSequenceClassification", CONFIG["vocab_size"],
+                             CONFIG["max_position_embeddings"],
                              CONFIG["pad_token_id"], seed=7)
 
 
@@ -96,5 +97,6 @@ def test_an_unknown_dtype_is_refused_in_one_line(tmp_path, paddle_quiet):
     src, out = tmp_path / "hf", tmp_path / "out"
     build_checkpoint(str(src), "RobertaForSequenceClassification", CONFIG, seed=10)
     convert(src, out, verify=False)
-    with pytest.raises(ConversionError, match=r"^dtype 'int8' is not one of float32, float16, bfloat16 \(loading .*out\)$"):
+    with pytest.raises(ConversionError, match=r"^dtype 'int8' is not one of float32, float16, bfloat16 "
+                                              r"\(loading .*out\)$"):
         from_pretrained(out, dtype="int8")

@@ -36,7 +36,8 @@ def tree(tmp_path):
 
 
 def convert(*args):
-    return subprocess.run(CLI + ["convert", *map(str, args), "--no-verify"], capture_output=True, text=True, timeout=120)
+    return subprocess.run(CLI + ["convert", *map(str, args), "--no-verify"], capture_output=True, text=True,
+                          timeout=120)
 
 
 @pytest.mark.parametrize("out,word", [
@@ -178,7 +179,8 @@ def test_exports_overwrite_by_the_same_rules(tree):
     assert convert(src, paddle_dir).returncode == 0
     export = [*CLI, "export", str(paddle_dir), str(hf), "--no-verify", "--quiet"]
     assert subprocess.run(export, capture_output=True, timeout=300).returncode == 0
-    assert subprocess.run(export + ["--overwrite"], capture_output=True, timeout=300).returncode == 0  # its own: replaced
+    # its own: replaced
+    assert subprocess.run(export + ["--overwrite"], capture_output=True, timeout=300).returncode == 0
     (hf / "pytorch_model.bin").write_bytes(b"trained in torch afterwards")
     before = snapshot(tree)
     r = subprocess.run(export + ["--overwrite"], capture_output=True, text=True, timeout=300)

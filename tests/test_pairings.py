@@ -92,7 +92,8 @@ def test_body_with_tokenizer(tmp_path, paddle_quiet, body, kind):
     result = convert(src, out)  # verified with the defaults: raises on any difference
     assert result.verify_report["ok"]
     model = pt.AutoModel.from_pretrained(str(out))
-    assert type(model).__name__ == {"bert": "BertModel", "roberta": "RobertaModel", "xlm-roberta": "XLMRobertaModel"}[body]
+    assert type(model).__name__ == {"bert": "BertModel", "roberta": "RobertaModel",
+                                    "xlm-roberta": "XLMRobertaModel"}[body]
     if kind in NOT_EXPRESSED:
         assert result.tokenizer is None and not (out / "tokenizer_config.json").exists()
         assert any(n.startswith("tokenizer: not written (") for n in result.notes), result.notes

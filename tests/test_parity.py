@@ -63,7 +63,8 @@ def test_bert_pooler_feeds_classifier(tmp_path, paddle_quiet):
     model = build_checkpoint(str(src), "BertForSequenceClassification", TINY["bert"], seed=3)
     convert(src, out)
     weights = read_output(out)
-    np.testing.assert_array_equal(weights["bert.pooler.dense.weight"], model.bert.pooler.dense.weight.detach().numpy().T)
+    np.testing.assert_array_equal(weights["bert.pooler.dense.weight"],
+                                  model.bert.pooler.dense.weight.detach().numpy().T)
     logits = {d.name: d for d in check(str(src), str(out), torch_model=model).rows}["logits"]
     assert logits.within(ATOL) and logits.max_abs > 0
 

@@ -3,7 +3,8 @@ runs as written, doctest-style, in that order.
 
 `sh` blocks run with bash, `python` blocks with this Python, each in its own process, all in one working
 directory that holds what the README's names refer to, built here at small shapes (no download):
-`path/to/hf-model`, `path/to/sentence-model` (a sentence-transformers model), the hub id `clue/roberta_chinese_clue_tiny` in an offline Hugging Face cache,
+`path/to/hf-model`, `path/to/sentence-model` (a sentence-transformers model), the hub id
+`clue/roberta_chinese_clue_tiny` in an offline Hugging Face cache,
 `roberta_chinese_clue_tiny/` at that seed's exact shape, `served/` (an `export --to inference`), and
 `.venv` and `convert/` linked to the project's. A block that cannot run here (output samples, `make`
 targets that take minutes, a synopsis with placeholders) carries `<!-- not run: REASON -->` on the line
@@ -71,16 +72,19 @@ def workdir(tmp_path_factory):
     ws = tmp_path_factory.mktemp("readme")
     os.symlink(sys.prefix, ws / ".venv")
     os.symlink(os.path.join(ROOT, "convert"), ws / "convert")
-    build_checkpoint(str(ws / "path" / "to" / "hf-model"), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
+    build_checkpoint(str(ws / "path" / "to" / "hf-model"), "BertModel", SMALL_CLUE, vocab="wordpiece",
+                     config_json=SMALL_CLUE)
     hub_cache(ws / "hf_home", "clue/roberta_chinese_clue_tiny", ws / "path" / "to" / "hf-model")
     build_sentence_transformer(str(ws / "path" / "to" / "sentence-model"), "bert", SMALL_CLUE, modes=("mean",),
                                normalize=True, prompts={"query": "query: "}, max_seq_length=64)
     seed = SEEDS["clue/roberta_chinese_clue_tiny"]
-    build_checkpoint(str(ws / "roberta_chinese_clue_tiny"), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
+    build_checkpoint(str(ws / "roberta_chinese_clue_tiny"), seed.hf_class, seed.config, vocab=seed.vocab,
+                     config_json=seed.config)
     clf = dict(SMALL_CLUE, architectures=["BertForSequenceClassification"], num_labels=3)
     build_checkpoint(str(ws / "clf-hf"), "BertForSequenceClassification", clf, vocab="wordpiece", config_json=clf)
     cli = [sys.executable, "-m", "paddle_roberta"]
-    for args in (["convert", "clf-hf", "clf-paddle", "--no-verify"], ["export", "clf-paddle", "served", "--to", "inference"]):
+    for args in (["convert", "clf-hf", "clf-paddle", "--no-verify"],
+                 ["export", "clf-paddle", "served", "--to", "inference"]):
         r = subprocess.run(cli + args, cwd=ws, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr
     return ws

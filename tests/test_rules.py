@@ -163,7 +163,8 @@ def test_output_dtype(tmp_path, paddle_quiet, dtype, out_format):
     for e in result.plan.entries:
         if not e.synthesized:  # rounded as torch rounds: to nearest even
             want = state[e.srcs[0]].to(getattr(torch, dtype)).float().numpy()
-            np.testing.assert_array_equal(np.asarray(weights[e.dst], np.float32), want.T if e.transpose else want, err_msg=e.dst)
+            np.testing.assert_array_equal(np.asarray(weights[e.dst], np.float32), want.T if e.transpose else want,
+                                          err_msg=e.dst)
     assert json.load(open(tmp_path / "out" / "config.json"))["dtype"] == dtype
     loaded = pt.RobertaForMaskedLM.from_pretrained(str(tmp_path / "out"))
     assert str(loaded.lm_head.dense.weight.dtype).endswith(dtype)  # for a GPU
@@ -239,7 +240,8 @@ def test_cli(bert_mlm, tmp_path):
     ok = subprocess.run(cli + ["convert", str(src), str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert json.load(open(tmp_path / "out" / "config.json"))["architectures"] == ["BertForMaskedLM"]
-    bad = subprocess.run(cli + ["convert", str(tmp_path / "nope"), str(tmp_path / "out2")], capture_output=True, text=True)
+    bad = subprocess.run(cli + ["convert", str(tmp_path / "nope"), str(tmp_path / "out2")], capture_output=True,
+                         text=True)
     assert bad.returncode == 1
     assert bad.stderr.strip().count("\n") == 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "out2").exists()

@@ -184,7 +184,8 @@ def test_output_that_cannot_be_written(good, tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    r = subprocess.run(CLI + ["--debug", "convert", str(tmp_path / "nope"), str(tmp_path / "out")], capture_output=True, text=True)
+    r = subprocess.run(CLI + ["--debug", "convert", str(tmp_path / "nope"), str(tmp_path / "out")],
+                       capture_output=True, text=True)
     assert r.returncode != 0 and "Traceback" in r.stderr and "ConversionError" in r.stderr
 
 

@@ -152,7 +152,8 @@ def test_pretraining_state_dict_under_masked_lm(tmp_path):
     assert "\n  dropped " not in r.stdout and "| seq_relationship_logits |" in r.stdout and "PASS" in r.stdout
     assert json.loads((tmp_path / "pre" / "config.json").read_text())["architectures"] == ["BertForPretraining"]
 
-    r = subprocess.run(cli + [str(src), str(tmp_path / "qa"), "--head", "BertForQuestionAnswering"], capture_output=True,
+    r = subprocess.run(cli + [str(src), str(tmp_path / "qa"), "--head", "BertForQuestionAnswering"],
+                       capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 1 and "qa_outputs.weight is missing" in r.stderr and not (tmp_path / "qa").exists()
 
@@ -180,7 +181,8 @@ def test_seed_script_converts_a_fine_tune_of_its_seed(tmp_path):
 
     small = tmp_path / "small-clf"
     build_checkpoint(str(small), "RobertaForSequenceClassification",
-                     dict(config, num_hidden_layers=2, hidden_size=24, num_attention_heads=4, intermediate_size=40), vocab="bpe")
+                     dict(config, num_hidden_layers=2, hidden_size=24, num_attention_heads=4,
+                          intermediate_size=40), vocab="bpe")
     r = subprocess.run([sys.executable, script, str(small), str(tmp_path / "out2")], capture_output=True, text=True,
                        timeout=300)
     lines = r.stderr.strip().splitlines()

@@ -269,7 +269,8 @@ def test_what_cannot_be_run_is_refused_by_name(tmp_path, paddle_quiet, case):
         _edit(st / "modules.json", lambda m: m.insert(1, m.pop(2)))
         expect = "pooled first"
     elif case == "activation":
-        _edit(st / "2_Dense" / "config.json", lambda c: c.update(activation_function="torch.nn.modules.activation.SiLU"))
+        _edit(st / "2_Dense" / "config.json",
+              lambda c: c.update(activation_function="torch.nn.modules.activation.SiLU"))
         expect = "SiLU"
     elif case == "dense shape":
         _edit(st / "2_Dense" / "config.json", lambda c: c.update(out_features=31))
@@ -323,7 +324,8 @@ def test_inference_export_gives_the_embeddings(tmp_path, paddle_quiet, family, p
         assert_same_vectors(*st_encode(st, prompt_name=prompt_name),
                             predictor.encode(TEXTS, prompt_name=prompt_name, batch_size=3))
     np.testing.assert_array_equal(predictor(TEXTS)["sentence_embedding"], predictor.encode(TEXTS))
-    np.testing.assert_array_equal(predictor.encode(TEXTS, normalize_embeddings=True), predictor.encode(TEXTS, normalize=True))
+    np.testing.assert_array_equal(predictor.encode(TEXTS, normalize_embeddings=True),
+                                  predictor.encode(TEXTS, normalize=True))
     readme = (tmp_path / "served" / "README.md").read_text(encoding="utf-8")
     assert "predictor.encode(" in readme and "SentenceEmbeddingPostHandler" in readme
 

@@ -21,7 +21,8 @@ def exported(tmp_path_factory, paddle_quiet):
     """A RoBERTa classifier (3 labels, 64 positions) exported for Paddle Inference, and its PaddleNLP directory."""
     tmp = tmp_path_factory.mktemp("serving")
     src, pd, served = tmp / "hf", tmp / "paddle", tmp / "served"
-    build_checkpoint(str(src), "RobertaForSequenceClassification", dict(TINY["roberta"], vocab_size=700, max_position_embeddings=66),
+    build_checkpoint(str(src), "RobertaForSequenceClassification",
+                     dict(TINY["roberta"], vocab_size=700, max_position_embeddings=66),
                      seed=42, vocab="bpe")
     convert(src, pd, verify=False)
     export_inference(pd, served, verify=False)
@@ -139,7 +140,8 @@ def test_empty_batch_shapes_for_every_kind_of_output(tmp_path, paddle_quiet, fam
 
 
 BUCKET_CASES = [("roberta", "RobertaForSequenceClassification"), ("bert", "BertModel"),
-                ("bert", "BertForTokenClassification"), ("bert", "BertForMultipleChoice"), ("roberta", "RobertaForCausalLM")]
+                ("bert", "BertForTokenClassification"), ("bert",
+                                                         "BertForMultipleChoice"), ("roberta", "RobertaForCausalLM")]
 
 
 @pytest.mark.parametrize("family,hf_class", BUCKET_CASES)

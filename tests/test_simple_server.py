@@ -86,7 +86,8 @@ def _torch_outputs(src, texts, pairs=None, max_length=64):
 def classifier(tmp_path_factory, paddle_quiet):
     tmp = tmp_path_factory.mktemp("simple-server")
     src, pd, served = tmp / "hf", tmp / "paddle", tmp / "served"
-    build_checkpoint(str(src), "RobertaForSequenceClassification", dict(TINY["roberta"], vocab_size=700, max_position_embeddings=66),
+    build_checkpoint(str(src), "RobertaForSequenceClassification",
+                     dict(TINY["roberta"], vocab_size=700, max_position_embeddings=66),
                      seed=45, vocab="bpe")
     convert(src, pd)
     export_inference(pd, served, source=src)
@@ -164,7 +165,8 @@ def test_eight_concurrent_clients_with_mixed_lengths(classifier):
     ({"data": {"text": []}}, "empty list"),
     ({"data": {"text": ["a", "b"], "text_pair": ["c"]}}, "they go in pairs"),
     ({"data": {"text": "a"}, "parameters": {"batch_size": 0}}, "parameters.batch_size must be a positive integer"),
-    ({"data": {"text": "a"}, "parameters": {"max_seq_len": "long"}}, "parameters.max_seq_len must be a positive integer"),
+    ({"data": {"text": "a"}, "parameters": {"max_seq_len": "long"}},
+     "parameters.max_seq_len must be a positive integer"),
     ('{"data": {"text": ', None),  # not JSON
     ({"text": "a"}, None),  # no "data"
     ({"data": ["a"]}, "data must be an object"),
@@ -188,7 +190,8 @@ def test_other_heads_are_served_with_their_post_handler(tmp_path, paddle_quiet, 
     from the torch original's numbers."""
     src, pd, served = tmp_path / "hf", tmp_path / "paddle", tmp_path / "served"
     labels = 2 if hf_class.endswith("QuestionAnswering") else 3  # start and end
-    build_checkpoint(str(src), hf_class, dict(TINY["bert"], vocab_size=700, max_position_embeddings=66, num_labels=labels),
+    build_checkpoint(str(src), hf_class,
+                     dict(TINY["bert"], vocab_size=700, max_position_embeddings=66, num_labels=labels),
                      seed=46, vocab="wordpiece")
     convert(src, pd)
     export_inference(pd, served, source=src)

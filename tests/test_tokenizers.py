@@ -34,7 +34,8 @@ MASKED = [
     "  {mask}   of   {mask}  ", "中国的首都是{mask}京。", "北京是中国的{mask}{mask}。", "a {cls} b {sep} c {pad} d",
     "{cls}{sep}", "{bos} literal {eos} framing {mask} here", "Hello {mask}, world {sep} again",
 ]
-MASKED_PAIRS = [("Paris is the {mask} of France.", "It is the {mask} city."), ("{mask} here", "and {mask} there {sep} x")]
+MASKED_PAIRS = [("Paris is the {mask} of France.", "It is the {mask} city."),
+                ("{mask} here", "and {mask} there {sep} x")]
 BERT_TOKENS = dict(mask="[MASK]", cls="[CLS]", sep="[SEP]", pad="[PAD]", bos="[CLS]", eos="[SEP]")
 BPE_TOKENS = dict(mask="<mask>", cls="<s>", sep="</s>", pad="<pad>", bos="<s>", eos="</s>")
 

@@ -155,7 +155,8 @@ def test_config_without_model_type(tmp_path, family, head):
     src, out = tmp_path / "hf", tmp_path / "paddle"
     config = dict(SMALL[family], hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
                   initializer_range=0.02)
-    build_checkpoint(str(src), PREFIX[family] + head, config, vocab=VOCAB[family], config_json=old_config(config, family))
+    build_checkpoint(str(src), PREFIX[family] + head, config, vocab=VOCAB[family],
+                     config_json=old_config(config, family))
     assert "model_type" not in json.loads((src / "config.json").read_text())
     r = run("convert", src, out)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -257,7 +258,8 @@ def test_source_with_two_weight_formats(tmp_path):
     build_checkpoint(str(src), "BertModel", SMALL["bert"], vocab="wordpiece")
     same = run("convert", src, tmp_path / "same")
     newer = build_checkpoint(str(tmp_path / "other"), "BertModel", SMALL["bert"], seed=7)
-    torch.save(build_checkpoint(str(tmp_path / "copy"), "BertModel", SMALL["bert"]).state_dict(), src / "pytorch_model.bin")
+    torch.save(build_checkpoint(str(tmp_path / "copy"), "BertModel", SMALL["bert"]).state_dict(),
+               src / "pytorch_model.bin")
     r = run("convert", src, tmp_path / "agree")
     assert r.returncode == 0, r.stderr
     assert "weights: read model.safetensors (pytorch_model.bin holds the same tensors)" in r.stdout  # piped, too

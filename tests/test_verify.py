@@ -57,7 +57,8 @@ def test_fill_mask_mid_sentence_and_no_verify(tmp_path):
     build_checkpoint(str(src), "RobertaForMaskedLM", SMALL_ROBERTA, vocab="bpe")
     r = run("convert", src, out)
     assert r.returncode == 0, r.stderr
-    assert "RobertaTokenizerFast vs RobertaBPETokenizer: 13/13" in r.stdout and re.search(r"fill-mask top 5: (\d+)/\1 texts agree", r.stdout)
+    assert "RobertaTokenizerFast vs RobertaBPETokenizer: 13/13" in r.stdout and re.search(r"fill-mask top 5: (\d+)/\1 "
+                                                                                          r"texts agree", r.stdout)
 
     texts = ["Where is the <mask> of the <mask> park?", "<mask> <mask> is a walk.", "a <s> b </s> c <mask> of it"]
     r = run("verify", src, out, *[a for t in texts for a in ("--text", t)], "--json", tmp_path / "r.json")
@@ -119,7 +120,8 @@ def test_hub_id_resolves_offline_from_cache(tmp_path):
                        text=True, env=env, cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "PASS" in r.stdout and json.loads((tmp_path / "out" / "config.json").read_text())["architectures"] == ["BertModel"]
-    assert (tmp_path / "out" / "README.md").read_text(encoding="utf-8").startswith("# clue/roberta_chinese_clue_tiny for PaddleNLP")
+    assert (tmp_path / "out" / "README.md").read_text(encoding="utf-8").startswith("# clue/roberta_chinese_clue_tiny "
+                                                                                   "for PaddleNLP")
 
     missing = subprocess.run(CLI + ["convert", "clue/roberta_chinese_pair_tiny", str(tmp_path / "out2")],
                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
@@ -132,6 +134,7 @@ def test_hub_id_resolves_offline_from_cache(tmp_path):
         "print(type(m).__name__, type(t).__name__, len(os.listdir(os.environ['PADDLE_ROBERTA_CACHE'])))"
     )
     for _ in range(2):
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                           timeout=300)
         assert r.returncode == 0, r.stderr
         assert r.stdout.split()[-3:] == ["BertModel", "BertTokenizerFast", "1"]

@@ -32,7 +32,8 @@ def run(name: str, workdir: str) -> bool:
     print(f"\n## {name}\n")
     t = time.perf_counter()
     model = build_checkpoint(src, seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
-    print(f"built {seed.hf_class} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params, random, trained-looking weights) in {time.perf_counter() - t:.1f} s")
+    print(f"built {seed.hf_class} ({sum(p.numel() for p in model.parameters()) / 1e6:.1f}M params, random, "
+          f"trained-looking weights) in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     result = convert(src, out, overwrite=True)
     print(f"converted to {result.plan.paddle_class} in {time.perf_counter() - t:.2f} s -> {out}")
@@ -52,7 +53,8 @@ def run(name: str, workdir: str) -> bool:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", action="append", choices=sorted(SEEDS), help="seed model(s); default: " + ", ".join(DEFAULT_SEEDS))
+    parser.add_argument("--seed", action="append", choices=sorted(SEEDS),
+                        help="seed model(s); default: " + ", ".join(DEFAULT_SEEDS))
     parser.add_argument("--workdir", help="where to build and convert (default: a temporary directory)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # a demo's output is its figures

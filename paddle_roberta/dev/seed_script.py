@@ -28,12 +28,14 @@ def seed_family(paddle_class: str) -> str:
 def main(name: str, argv=None) -> int:
     seed = SEEDS[name]
     family = seed_family(seed.paddle_class)
-    parser = argparse.ArgumentParser(description=f"Convert {name} ({seed.paddle_class}), or a fine-tune of it (any head "
+    parser = argparse.ArgumentParser(description=f"Convert {name} ({seed.paddle_class}), or a fine-tune of "
+                                                 f"it (any head "
                                      f"on its encoder), into PaddleNLP.")
     parser.add_argument("src", help=f"local directory holding {name} or a fine-tune of it (config.json + weights)")
     parser.add_argument("out", help="output directory")
     parser.add_argument("--format", choices=["safetensors", "pdparams"], default="safetensors")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if this tool wrote it and nothing in it changed")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if this tool wrote it and nothing "
+                                                                 "in it changed")
     parser.add_argument("--no-verify", action="store_true", help="skip the parity check against the torch original")
     args = parser.parse_args(argv)
 
@@ -47,7 +49,8 @@ def main(name: str, argv=None) -> int:
             wrong.append(f"family {plan.family.name} (expected {family})")
         if wrong:
             raise ConversionError(f"{args.src}: not {name} or a fine-tune of it: {', '.join(wrong)}; "
-                                  f"`paddle-roberta convert {args.src} {args.out}` converts any BERT/RoBERTa/XLM-RoBERTa shape")
+                                  f"`paddle-roberta convert {args.src} {args.out}` converts any "
+                                  f"BERT/RoBERTa/XLM-RoBERTa shape")
 
     with handled():  # SIGTERM and Ctrl-C leave nothing behind, as for the command line
         try:
@@ -63,7 +66,8 @@ def main(name: str, argv=None) -> int:
             print(f"{name}: interrupted", file=sys.stderr)
             return 130
     plan = result.plan
-    print(f"{name} -> {result.path} ({plan.paddle_class}, {plan.dims['layers']} layers, hidden {plan.dims['H']}, vocab {plan.dims['V']})")
+    print(f"{name} -> {result.path} ({plan.paddle_class}, {plan.dims['layers']} layers, hidden {plan.dims['H']}, "
+          f"vocab {plan.dims['V']})")
     for note in plan.notes:
         print(f"  note: {note}")
     if result.verify_report:

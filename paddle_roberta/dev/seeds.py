@@ -91,15 +91,23 @@ XLM_ROBERTA_BASE = {
 SEEDS = {
     s.name: s
     for s in (
-        Seed("clue/roberta_chinese_clue_tiny", "BertModel", _clue(4, 312, 12), "BertModel", "wordpiece", "7.5M", "~30 MB"),
-        Seed("clue/roberta_chinese_pair_tiny", "BertModel", _clue(4, 312, 12), "BertModel", "wordpiece", "7.5M", "~30 MB"),
-        Seed("clue/roberta_chinese_3L768_clue_tiny", "BertModel", _clue(3, 768, 12), "BertModel", "wordpiece", "38M", "~116 MB"),
-        Seed("clue/roberta_chinese_3L312_clue_tiny", "BertModel", _clue(3, 312, 12), "BertModel", "wordpiece", "<7.5M", "~26 MB"),
+        Seed("clue/roberta_chinese_clue_tiny", "BertModel", _clue(4, 312, 12), "BertModel", "wordpiece", "7.5M",
+             "~30 MB"),
+        Seed("clue/roberta_chinese_pair_tiny", "BertModel", _clue(4, 312, 12), "BertModel", "wordpiece", "7.5M",
+             "~30 MB"),
+        Seed("clue/roberta_chinese_3L768_clue_tiny", "BertModel", _clue(3, 768, 12), "BertModel", "wordpiece", "38M",
+             "~116 MB"),
+        Seed("clue/roberta_chinese_3L312_clue_tiny", "BertModel", _clue(3, 312, 12), "BertModel", "wordpiece", "<7.5M",
+             "~26 MB"),
         # The large files (~1.31 GB) fit a 21128-row embedding, not 8021 (inferred from size).
-        Seed("clue/roberta_chinese_clue_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece", "290M+", "~1.3 GB"),
-        Seed("clue/roberta_chinese_pair_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece", "290M+", "~1.3 GB"),
-        Seed("distilroberta-base", "RobertaForMaskedLM", DISTILROBERTA_BASE, "RobertaForMaskedLM", "bpe", "82M", "~330 MB"),
-        Seed("xlm-roberta-base", "XLMRobertaForMaskedLM", XLM_ROBERTA_BASE, "XLMRobertaForMaskedLM", "sentencepiece", "278M",
+        Seed("clue/roberta_chinese_clue_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece",
+             "290M+", "~1.3 GB"),
+        Seed("clue/roberta_chinese_pair_large", "BertModel", _clue(24, 1024, 16, 21128), "BertModel", "wordpiece",
+             "290M+", "~1.3 GB"),
+        Seed("distilroberta-base", "RobertaForMaskedLM", DISTILROBERTA_BASE, "RobertaForMaskedLM", "bpe", "82M",
+             "~330 MB"),
+        Seed("xlm-roberta-base", "XLMRobertaForMaskedLM", XLM_ROBERTA_BASE, "XLMRobertaForMaskedLM", "sentencepiece",
+             "278M",
              "~1.1 GB"),
     )
 }

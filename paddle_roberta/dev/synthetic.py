@@ -63,7 +63,8 @@ def build_checkpoint(out_dir: str, hf_class: str, config: dict, *, seed: int = 0
 
     ``fmt``: "safetensors" or "bin". ``vocab``: "wordpiece" writes vocab.txt, "bpe" vocab.json and
     merges.txt, vocabularies of the model's size that tokenize real text; "sentencepiece" a SentencePiece
-    model (XLM-R's sentencepiece.bpe.model) trained on a multilingual corpus, at most the model's size. ``config_json`` replaces the
+    model (XLM-R's sentencepiece.bpe.model) trained on a multilingual corpus, at most the model's size. ``config_json``
+    replaces the
     config.json transformers writes (e.g. CLUE's, which says roberta and has no architectures).
     """
     model = hf_model(hf_class, config, seed)

@@ -22,7 +22,8 @@ COPIED = (
 LABELS = ("id2label", "label2id")
 
 
-def paddle_config(source_config: dict, plan: Plan, dtype: str, num_choices: int, source: str, pad_token_id=None) -> dict:
+def paddle_config(source_config: dict, plan: Plan, dtype: str, num_choices: int, source: str,
+                  pad_token_id=None) -> dict:
     """``pad_token_id``: the id the source's tokenizer pads with, when it has one (``tokenizer.vocab``)."""
     config = {
         "architectures": [plan.paddle_class],
@@ -77,6 +78,7 @@ def hf_config(config: dict, plan: Plan, torch_dtype: str) -> dict:
 def _sizes(plan: Plan, config: dict) -> dict:
     """The family and sizes, the same keys on both sides: from the tensors where they say them."""
     d = plan.dims
-    return {"model_type": plan.family.name, "vocab_size": d["V"], "hidden_size": d["H"], "num_hidden_layers": d["layers"],
+    return {"model_type": plan.family.name, "vocab_size": d["V"], "hidden_size": d["H"],
+            "num_hidden_layers": d["layers"],
             "num_attention_heads": config["num_attention_heads"], "intermediate_size": d["I"],
             "max_position_embeddings": d["P"], "type_vocab_size": d["Y"]}

@@ -79,7 +79,8 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
         family = "bert"
         notes.append(
             "family: config.json says roberta, but the checkpoint is BERT-structured "
-            f"(type_vocab_size 2, WordPiece {VOCAB_TXT}, no {MERGES_TXT}): converted as BERT, as its model card loads it"
+            f"(type_vocab_size 2, WordPiece {VOCAB_TXT}, no {MERGES_TXT}): converted as BERT, as its model "
+            f"card loads it"
         )
     else:
         family = declared
@@ -94,7 +95,8 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
     if declared_head is not None and head != declared_head:  # a head of another family on a BERT-structured body
         raise ConversionError(
             f"{config_path}: {arch} on a {family}-structured checkpoint: its head tensors fit no PaddleNLP "
-            f"{fam.class_prefix} class (pass --head with one of {', '.join(s.paddle_class for s in fam.heads.values())})"
+            f"{fam.class_prefix} class (pass --head with one of "
+            f"{', '.join(s.paddle_class for s in fam.heads.values())})"
         )
     why = "config.json names no architectures" if declared_head is None else f"{arch} read as {family}"
     also = f"; the tensors also fit {', '.join(fam.paddle_class(h) for h in others)} (--head picks one)" if others else ""
@@ -143,7 +145,8 @@ def _family_from_evidence(canonical, names_shapes, tokenizer_kind, config, confi
     families = set(tables.FAMILIES)
     for allowed, _ in evidence:
         families &= allowed
-    said = ", ".join(f"{what} ({'/'.join(sorted(allowed))})" for allowed, what in evidence) or "no tokenizer, no telling tensors"
+    said = ", ".join(f"{what} ({'/'.join(sorted(allowed))})" for allowed,
+                     what in evidence) or "no tokenizer, no telling tensors"
     if len(families) != 1:
         problem = "conflicting evidence" if not families else f"cannot tell {' from '.join(sorted(families))}"
         raise ConversionError(f"{config_path}: no model_type or architectures, and {problem}: {said}; "
@@ -181,7 +184,8 @@ def _head_from_tensors(fam, canonical, names_shapes) -> tuple:
     unfit = sorted(n for n in canonical if n.startswith(tuple(tables.HEAD_LABELS)) and n not in taken)
     if unfit:  # head tensors that no head takes as they are: never dropped unasked
         name = canonical[unfit[0]]
-        raise ConversionError(f"tensor {name} (shape {list(names_shapes[name])}) fits no PaddleNLP {fam.class_prefix} head "
+        raise ConversionError(f"tensor {name} (shape {list(names_shapes[name])}) fits no PaddleNLP "
+                              f"{fam.class_prefix} head "
                               f"as it is ({', '.join(fam.paddle_class(h) for h in fam.heads if h != 'Model')}); "
                               "pass --head to convert a narrower class without it")
     others = [f[3] for f in fits[1:] if f[0] == best[0] and f[3] != "Model"]
@@ -199,7 +203,8 @@ def source_prefix(canonical) -> str:
     if not found:
         raise ConversionError(f"tensor {suffix} is missing from the checkpoint: not a BERT/RoBERTa/XLM-RoBERTa model")
     if len(found) > 1 or found[0] not in ("", "bert.", "roberta."):
-        raise ConversionError(f"tensor names {', '.join(f + suffix for f in found)}: cannot tell the base model's prefix")
+        raise ConversionError(f"tensor names {', '.join(f + suffix for f in found)}: cannot tell the base "
+                              f"model's prefix")
     return found[0]
 
 

@@ -55,9 +55,11 @@ class Plan:
         return self.family.hf_class(self.head)
 
 
-def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, family: str | None = None, config_path="config.json",
+def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, family: str | None = None,
+              config_path="config.json",
               head: str | None = None) -> Plan:
-    """``names_shapes``: source tensor name -> shape. ``tokenizer_kind``: the source's (``tokenizer.kind.tokenizer_kind``).
+    """``names_shapes``: source tensor name -> shape. ``tokenizer_kind``: the source's
+    (``tokenizer.kind.tokenizer_kind``).
     ``head``: convert to this head instead of the one config.json names (``BertForPreTraining``,
     ``BertForPretraining`` or ``ForPreTraining``), when the tensors hold it."""
     notes = []
@@ -74,7 +76,8 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, fami
     for row in rows:
         present = tuple(canonical[s] for s in row.hf if s in canonical)
         if not present:
-            raise ConversionError(f"tensor {row.hf[0]} is missing from the checkpoint ({fam.paddle_class(head)} needs it)")
+            raise ConversionError(f"tensor {row.hf[0]} is missing from the checkpoint "
+                                  f"({fam.paddle_class(head)} needs it)")
         entries.append(_entry(row.paddle, present, row, dims, names_shapes, config_path))
 
     # Every output carries a pooler, so that AutoModel (a bare model with a pooler) never starts
@@ -105,7 +108,8 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, fami
             groups.setdefault(prefix, label)
         else:
             raise ConversionError(
-                f"tensor {name} is not used by {fam.paddle_class(head)} and is not on the list of tensors dropped on purpose"
+                f"tensor {name} is not used by {fam.paddle_class(head)} and is not on the list of tensors "
+                f"dropped on purpose"
             )
     dropped_heads = [f"{p}* ({label}, not part of {fam.paddle_class(head)})" for p, label in groups.items()]
     return Plan(fam, head, entries, dims, to="paddle", notes=notes, dropped=dropped, dropped_heads=dropped_heads)
@@ -182,7 +186,8 @@ def table_rows(fam, head, layers, src_prefix, dst_prefix) -> tuple:
         row = row._replace(hf=tuple(hf_names(row.hf, src_prefix)), paddle=row.paddle.format(base=dst_prefix))
         if row.paddle in index:
             old = rows[index[row.paddle]]
-            assert (old.layout, old.shape) == (row.layout, row.shape), f"table rows for {row.paddle} disagree"  # a table bug
+            # a table bug
+            assert (old.layout, old.shape) == (row.layout, row.shape), f"table rows for {row.paddle} disagree"
             rows[index[row.paddle]] = old._replace(hf=old.hf + tuple(s for s in row.hf if s not in old.hf))
             continue
         index[row.paddle] = len(rows)
@@ -207,9 +212,11 @@ def _entry(dst, srcs, row, dims, names_shapes, config_path, to_hf=False):
         got = tuple(names_shapes[s])
         if got != want:
             fixed = [d for d in symbols if not isinstance(d, str)]
-            if fixed and len(got) == len(want) and any(g != w for g, w, d in zip(got, want, symbols) if not isinstance(d, str)):
+            fixed_differ = any(g != w for g, w, d in zip(got, want, symbols) if not isinstance(d, str))
+            if fixed and len(got) == len(want) and fixed_differ:
                 why = next((r for p, r in tables.FIXED_SIZE_REASONS.items() if s.startswith(p)), "a fixed size")
-                raise ConversionError(f"tensor {s} has shape {list(got)}, but the {side} class needs {list(want)}: {why}")
+                raise ConversionError(f"tensor {s} has shape {list(got)}, but the {side} class needs "
+                                      f"{list(want)}: {why}")
             raise ConversionError(f"tensor {s} has shape {list(got)}, but {config_path} implies {list(want)}")
     shape = hf_shape if to_hf else (hf_shape[::-1] if transpose else hf_shape)
     return Entry(dst, srcs, transpose, shape, tied_by="transformers" if to_hf else "PaddleNLP")
@@ -246,13 +253,15 @@ def _dims(config, canonical, names_shapes, src_prefix, config_path) -> dict:
             f"{config_path}: vocab_size {config.get('vocab_size')!r} does not match tensor {word} with {V} rows"
         )
     if config.get("hidden_size") != H:
-        raise ConversionError(f"{config_path}: hidden_size {config.get('hidden_size')!r} does not match tensor {word} with {H} columns")
+        raise ConversionError(f"{config_path}: hidden_size {config.get('hidden_size')!r} does not match tensor {word} "
+                              f"with {H} columns")
     heads = need("num_attention_heads")
     if H % heads:
         raise ConversionError(f"{config_path}: hidden_size {H} is not divisible by num_attention_heads {heads}")
     pet = config.get("position_embedding_type", "absolute")
     if pet != "absolute":
-        raise ConversionError(f"{config_path}: position_embedding_type {pet!r}: PaddleNLP's classes have absolute positions only")
+        raise ConversionError(f"{config_path}: position_embedding_type {pet!r}: PaddleNLP's classes have absolute "
+                              f"positions only")
     return {
         "V": V,
         "H": H,
@@ -277,5 +286,6 @@ def _check_activation(config, config_path):
     act = config.get("hidden_act", "gelu")
     if not isinstance(act, str) or act not in SUPPORTED_ACTIVATIONS:
         raise ConversionError(
-            f"{config_path}: hidden_act {act!r} has no same-named function in paddle (supported: {', '.join(sorted(SUPPORTED_ACTIVATIONS))})"
+            f"{config_path}: hidden_act {act!r} has no same-named function in paddle (supported: "
+            f"{', '.join(sorted(SUPPORTED_ACTIVATIONS))})"
         )

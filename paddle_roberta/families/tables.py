@@ -79,7 +79,8 @@ POOLER = _rows(
 XLM_EMBEDDINGS = tuple(r._replace(paddle=r.hf) for r in EMBEDDINGS)
 XLM_ENCODER_LAYER = tuple(r._replace(paddle=r.hf) for r in ENCODER_LAYER)
 
-# Heads: names are absolute (no base prefix) except ``{base}``, the base model's prefix on each side. A PaddleNLP name may take its value from several
+# Heads: names are absolute (no base prefix) except ``{base}``, the base model's prefix on each side. A PaddleNLP name
+# may take its value from several
 # HF names that a checkpoint ties together (MLM decoder = word embeddings, decoder bias = head
 # bias): ``plan.py`` uses the first one present and refuses the checkpoint unless every other
 # one present is exactly equal, because the PaddleNLP class ties them too.

@@ -15,7 +15,8 @@ from ..tokenizer.kind import TOKENIZER_FILES
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # sentence-transformers models: the module list, their configs and Dense weights (sentence/modules.py)
-SENTENCE = ["modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "*_Pooling/*", "*_Dense/*"]
+SENTENCE = ["modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "*_Pooling/*",
+            "*_Dense/*"]
 COMMON = ["config.json", *TOKENIZER_FILES, *SENTENCE]
 FORMATS = (["model.safetensors", "model.safetensors.index.json", "model-*.safetensors"],
            ["pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*.bin"])

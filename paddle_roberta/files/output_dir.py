@@ -52,7 +52,8 @@ def check_output(out: str, source_path: str, overwrite: bool) -> None:
     if _within(o, s):
         raise ConversionError(f"{out}: is inside the source directory {source_path}; the source is never written to")
     if _within(s, o):
-        raise ConversionError(f"{out}: contains the source directory {source_path}; replacing it would delete the source")
+        raise ConversionError(f"{out}: contains the source directory {source_path}; replacing it would "
+                              f"delete the source")
     if not os.path.lexists(out):
         return
     if not overwrite:
@@ -66,11 +67,13 @@ def _check_replaceable(out: str) -> None:
     if not os.listdir(out):
         return
     if not written_by_us(out):
-        raise ConversionError(f"{out}: is not a directory paddle-roberta wrote (no {MARKER}); --overwrite replaces only those")
+        raise ConversionError(f"{out}: is not a directory paddle-roberta wrote (no {MARKER}); --overwrite "
+                              f"replaces only those")
     kept = not_ours(out)
     if kept:
         shown = ", ".join(kept[:SHOWN]) + (f" and {len(kept) - SHOWN} more" if len(kept) > SHOWN else "")
-        raise ConversionError(f"{out}: not replaced: it holds what paddle-roberta did not write or what changed since it "
+        raise ConversionError(f"{out}: not replaced: it holds what paddle-roberta did not write or what "
+                              f"changed since it "
                               f"wrote it ({shown}); --overwrite replaces only its own unchanged files, and nothing was "
                               "touched (move those, or pick another OUT)")
 

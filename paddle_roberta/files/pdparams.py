@@ -36,7 +36,8 @@ class _NumpyOnly(pickle.Unpickler):
 
     def find_class(self, module, name):
         if (module, name) not in ALLOWED:
-            raise ConversionError(f"{self._path}: the pickle asks for {module}.{name}; only numpy arrays are read (nothing in it was run)")
+            raise ConversionError(f"{self._path}: the pickle asks for {module}.{name}; only numpy arrays are read "
+                                  f"(nothing in it was run)")
         return super().find_class(module, name)
 
     def persistent_load(self, pid):

@@ -81,7 +81,8 @@ class SafetensorsFile(TensorFile):
     def dtype(self, name):
         dtype = _SAFETENSORS_DTYPES.get(self._info[name]["dtype"])
         if dtype is None:
-            raise ConversionError(f"{self.path}: tensor {name} has dtype {self._info[name]['dtype']}, expected a float tensor")
+            raise ConversionError(f"{self.path}: tensor {name} has dtype {self._info[name]['dtype']}, expected a "
+                                  f"float tensor")
         return dtype
 
     def read(self, name, rows=None):
@@ -119,7 +120,8 @@ class TorchBinFile(TensorFile):
         try:
             import torch
         except ImportError:
-            raise ConversionError(f"{path}: reading pytorch_model.bin needs torch; install it or convert from safetensors") from None
+            raise ConversionError(f"{path}: reading pytorch_model.bin needs torch; install it or convert from "
+                                  f"safetensors") from None
         # mmap keeps memory flat for zip checkpoints; the legacy (pre-1.6) format cannot be mapped.
         mmap = zipfile.is_zipfile(path)
         try:

@@ -15,8 +15,10 @@ from .readers import Checkpoint
 BLOCK_BYTES = 32 * 2**20
 
 
-def write_weights(ckpt: Checkpoint, entries: list, writer_cls, path: str, dtype, metadata: dict, progress: bool = False):
-    """Every entry (``plan.Entry``) of ``entries`` into ``path`` through ``writer_cls``, in ``dtype`` (a numpy dtype), or
+def write_weights(ckpt: Checkpoint, entries: list, writer_cls, path: str, dtype, metadata: dict,
+                  progress: bool = False):
+    """Every entry (``plan.Entry``) of ``entries`` into ``path`` through ``writer_cls``, in ``dtype`` (a numpy dtype),
+    or
     each tensor in its own dtype when ``dtype`` is None. Returns the number of tensors written."""
     dtypes = [dtype if dtype is not None else ckpt.dtype(e.srcs[0]) for e in entries]
     writer = writer_cls(path, [(e.dst, d, e.shape) for e, d in zip(entries, dtypes)], metadata)

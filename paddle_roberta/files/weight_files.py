@@ -80,10 +80,12 @@ def choose(folder: str, formats, weights=None, notes=None) -> tuple:
             when = datetime.datetime.fromtimestamp(os.path.getmtime(newer[0])).strftime("%Y-%m-%d %H:%M")
             raise ConversionError(
                 f"{folder}: {os.path.basename(first[0])} and {os.path.basename(other[0])} hold different weights "
-                f"({difference}; {os.path.basename(newer[0])} is newer, {when}): pass --weights FILE (weights= in Python) to pick one, or "
+                f"({difference}; {os.path.basename(newer[0])} is newer, {when}): pass --weights FILE (weights= in "
+                f"Python) to pick one, or "
                 "move the other aside")
         if notes is not None:
-            notes.append(f"weights: read {os.path.basename(first[0])} ({os.path.basename(other[0])} holds the same tensors)")
+            notes.append(f"weights: read {os.path.basename(first[0])} ({os.path.basename(other[0])} holds the "
+                         f"same tensors)")
     return first
 
 

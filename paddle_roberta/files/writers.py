@@ -38,12 +38,14 @@ class SafetensorsWriter:
 
     def __init__(self, path: str, specs: list, metadata: dict):
         """``specs``: ``(name, numpy dtype, shape)`` in the order the tensors will be written."""
-        header = {} if metadata is None else {"__metadata__": metadata}  # None: no metadata (sentence-transformers' files)
+        # None: no metadata (sentence-transformers' files)
+        header = {} if metadata is None else {"__metadata__": metadata}
         offset = 0
         self._pending = []
         for name, dtype, shape in specs:
             nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-            header[name] = {"dtype": SAFETENSORS_DTYPE[np.dtype(dtype)], "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
+            header[name] = {"dtype": SAFETENSORS_DTYPE[np.dtype(dtype)], "shape": list(shape),
+                            "data_offsets": [offset, offset + nbytes]}
             self._pending.append((name, np.dtype(dtype), tuple(shape)))
             offset += nbytes
         raw = json.dumps(header, separators=(",", ":")).encode()
@@ -64,7 +66,8 @@ class SafetensorsWriter:
         rows = array.shape[0] if array.ndim else 1
         if (name, array.dtype, array.shape[1:]) != (want_name, want_dtype, want_shape[1:]) or \
                 self._rows + rows > (want_shape[0] if want_shape else 1) or array.ndim != len(want_shape):
-            raise AssertionError(f"writer expected {self._pending[self._next]}, got {(name, array.dtype, array.shape)}")  # a planning bug
+            # a planning bug
+            raise AssertionError(f"writer expected {self._pending[self._next]}, got {(name, array.dtype, array.shape)}")
         # the array's own buffer, as bytes (a uint8 view also covers ml_dtypes' bfloat16): no copy
         self._out(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
         self._rows += rows

@@ -280,7 +280,8 @@ class TorchProcess:
             kind, message = failed
             if kind == "ConversionError":
                 raise ConversionError(message)
-            raise type(kind, (HelperFailed,), {})(kind, message)  # named as raised: "verification could not run (OSError: ...)"
+            # named as raised: "verification could not run (OSError: ...)"
+            raise type(kind, (HelperFailed,), {})(kind, message)
         return answers[-1]["value"]
 
     def close(self):

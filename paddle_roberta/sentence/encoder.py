@@ -153,7 +153,8 @@ class SentenceEncoder:
     def encode(self, sentences, batch_size: int = 32, normalize: bool = False, prompt_name: str | None = None,
                prompt: str | None = None, show_progress_bar: bool | None = None, normalize_embeddings: bool | None = None,
                convert_to_numpy: bool = True) -> np.ndarray:
-        """Embeddings of ``sentences`` (a string, or a list of strings), float32 numpy ``[n, dimension]`` (``[dimension]``
+        """Embeddings of ``sentences`` (a string, or a list of strings), float32 numpy ``[n, dimension]``
+        (``[dimension]``
         for one string; ``[0, dimension]`` for none). ``normalize`` (or sentence-transformers' name for it,
         ``normalize_embeddings``) scales each to length 1, after the model's own Normalize if any. ``prompt`` wins over
         ``prompt_name``; ``prompt=""`` is no prompt, also for a model with a default one. A progress bar shows for more

@@ -43,6 +43,7 @@ def write_hf(tmp: str, pipeline: Pipeline) -> int:
             os.makedirs(os.path.join(tmp, m["path"]), exist_ok=True)
             with Checkpoint([m["weights"]]) as ckpt:
                 entries = sorted(dense_entries(m, ckpt, "hf", m["weights"]), key=lambda e: e.dst)
-                written += write_weights(ckpt, entries, SafetensorsWriter, os.path.join(tmp, m["path"], "model.safetensors"),
+                written += write_weights(ckpt, entries, SafetensorsWriter,
+                                         os.path.join(tmp, m["path"], "model.safetensors"),
                                          None, None)
     return written

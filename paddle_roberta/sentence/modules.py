@@ -9,7 +9,8 @@ optionally ``Dense`` projections (``2_Dense/config.json``: features, bias, activ
 in Paddle are refused by name, never dropped.
 
 The converted directory keeps the pipeline in one documented file, ``sentence_encoder.json``
-(docs/sentence-transformers.md): each module with what Paddle needs to run it, the Dense weights in the output's format and Paddle's
+(docs/sentence-transformers.md): each module with what Paddle needs to run it, the Dense weights in the output's format
+and Paddle's
 layout (``DENSE`` below, read both ways), and the source's sentence-transformers configs as they were, so that
 export back to Hugging Face writes them again.
 """
@@ -76,7 +77,8 @@ class Pipeline:
         """One line: each module, in order."""
         past = (f"; sentence-transformers' {self.source_max_seq_length} is past the model's positions and fails on "
                 "longer texts" if self.source_max_seq_length else "")
-        parts = [f"Transformer (max_seq_length {self.max_seq_length}{past}{', lower-cased' if self.do_lower_case else ''})"]
+        parts = [f"Transformer (max_seq_length "
+                 f"{self.max_seq_length}{past}{', lower-cased' if self.do_lower_case else ''})"]
         for m in self.modules:
             if m["type"] == "Pooling":
                 parts.append(f"Pooling ({' + '.join(m['modes'])}{'' if m['include_prompt'] else ', prompt excluded'})")
@@ -87,7 +89,8 @@ class Pipeline:
                 parts.append("Dropout (the identity at inference)")
             else:
                 parts.append(m["type"])
-        named = [name + (" (default)" if name == self.default_prompt_name else "") for name, text in self.prompts.items()
+        named = [name + (" (default)" if name == self.default_prompt_name else "") for name,
+                 text in self.prompts.items()
                  if text]
         prompts = f"; prompts: {', '.join(named)}" if named else ""
         similarity = f"; similarity {self.similarity_fn_name}" if self.similarity_fn_name not in (None, "cosine") else ""
@@ -104,7 +107,8 @@ class Pipeline:
 
 def pipeline_from_json(data: dict) -> Pipeline:
     """``Pipeline.as_json``'s value back (an inference export keeps it in inference.json)."""
-    return Pipeline(data["modules"], data["max_seq_length"], data.get("do_lower_case", False), data.get("prompts") or {},
+    return Pipeline(data["modules"], data["max_seq_length"], data.get("do_lower_case", False),
+                    data.get("prompts") or {},
                     data.get("default_prompt_name"), data.get("similarity_fn_name"), data.get("sentence_transformers") or {},
                     data.get("source_max_seq_length"))
 
@@ -123,7 +127,8 @@ def check_layout(path: str) -> None:
     except ConversionError:
         return  # read_source reports it
     if first.get("path") not in (None, "", ".") and not os.path.isfile(os.path.join(path, "config.json")):
-        raise ConversionError(f"{where}: the Transformer module is in {first.get('path')!r}, not the top folder (an older "
+        raise ConversionError(f"{where}: the Transformer module is in {first.get('path')!r}, not the top "
+                              f"folder (an older "
                               "sentence-transformers layout); this tool converts models whose body is at the top folder")
 
 
@@ -206,7 +211,8 @@ def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
                               f"prompts ({', '.join(prompts) or 'none'})")
     # sentence-transformers' own value may be past the positions (a RoBERTa body's 514, or its inference from a
     # tokenizer with no maximum): it then fails on longer texts (IndexError); cut there, and say so
-    return Pipeline(modules, min(max_len, max_positions), bool(transformer.get("do_lower_case", False)), prompts, default,
+    return Pipeline(modules, min(max_len, max_positions), bool(transformer.get("do_lower_case", False)), prompts,
+                    default,
                     st_config.get("similarity_fn_name"), st_files, max_len if max_len > max_positions else None)
 
 
@@ -242,7 +248,8 @@ def _pooling(path, rel, config, st_files, name) -> dict:
     known = set(POOLING_MODES) | {"word_embedding_dimension", "include_prompt"}
     unknown = [k for k, v in cfg.items() if k not in known and v not in (False, None)]
     if unknown:
-        raise ConversionError(f"{where}: {unknown[0]} is not a pooling setting this tool runs ({', '.join(POOLING_MODES)})")
+        raise ConversionError(f"{where}: {unknown[0]} is not a pooling setting this tool runs "
+                              f"({', '.join(POOLING_MODES)})")
     modes = [mode for key, mode in POOLING_MODES.items() if cfg.get(key)]
     if not modes:
         raise ConversionError(f"{where}: no pooling mode is on")
@@ -271,7 +278,8 @@ def _dense(path, rel, modules, st_files, name) -> dict:
     if found is None:
         raise ConversionError(f"{os.path.join(path, rel)}: no weights (model.safetensors or pytorch_model.bin) for "
                               "this Dense module")
-    module = {"type": "Dense", "path": rel, "in_features": n_in, "out_features": n_out, "bias": bool(cfg.get("bias", True)),
+    module = {"type": "Dense", "path": rel, "in_features": n_in, "out_features": n_out,
+              "bias": bool(cfg.get("bias", True)),
               "activation": ACTIVATIONS[act], "source_weights": found[0]}
     with Checkpoint([found[0]]) as ckpt:  # names and shapes now, before anything is written
         dense_entries(module, ckpt, "paddle", found[0])

@@ -187,7 +187,8 @@ class Predictor:
         if choices and any(isinstance(group, str) for group in texts):
             raise TypeError("a multiple-choice model takes a list of lists of choices (one list per question)")
         if not choices and any(not isinstance(t, str) for t in texts):
-            raise TypeError("texts must be a string or a list of strings (lists of choices are for multiple-choice models)")
+            raise TypeError("texts must be a string or a list of strings (lists of choices are for "
+                            "multiple-choice models)")
         flat = [t for group in texts for t in group] if choices else list(texts)
         pairs = None
         if text_pairs is not None:
@@ -203,7 +204,8 @@ class Predictor:
             raise ValueError(f"max_length {limit} leaves no room for the text: at least {room} (special tokens and "
                              "one token of each text)")
         if not flat:
-            return {name: np.zeros((0,) * i["rank"], dtype=np.int64) for name, i in zip(self.input_names, self.spec["inputs"])}
+            return {name: np.zeros((0,) * i["rank"], dtype=np.int64) for name,
+                    i in zip(self.input_names, self.spec["inputs"])}
         enc = self.tokenizer(flat, pairs, padding=True, truncation=True, max_length=limit, return_attention_mask=True)
         feed = {name: np.asarray(enc[name], dtype=np.int64) for name in self.input_names if name in enc}
         if "token_type_ids" in self.input_names and "token_type_ids" not in feed:

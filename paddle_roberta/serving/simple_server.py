@@ -160,7 +160,8 @@ class ModelHandler(BaseModelHandler):
                        "the contexts as data.text_pair")
         room = tokenizer.num_special_tokens_to_add(pair=pairs is not None) + (2 if pairs is not None else 1)
         if max_len < room:  # PaddleNLP's tokenizer would log an error and not truncate at all
-            raise _bad(f"parameters.max_seq_len must be at least {room} here ({room - 1 if pairs is None else room - 2} "
+            raise _bad(f"parameters.max_seq_len must be at least {room} here "
+                       f"({room - 1 if pairs is None else room - 2} "
                        f"special tokens and one token of each text), not {max_len}")
         per_token = set(ours.spec["per_token"])
         outputs = {name: [] for name in ours.output_names}
@@ -181,7 +182,8 @@ class ModelHandler(BaseModelHandler):
         head_outputs = [n for n in ours.output_names if n not in ("last_hidden_state", "pooler_output")]
         if head_outputs:
             answer["logits"] = answer[head_outputs[0]]
-        answer.update(tokens=tokens, special=special, segment=segment, head=ours.spec["head"], id2label=_id2label(ours.path))
+        answer.update(tokens=tokens, special=special, segment=segment, head=ours.spec["head"],
+                      id2label=_id2label(ours.path))
         return answer
 
 
@@ -201,7 +203,8 @@ def _sentence_embeddings(ours, tokenizer, texts, pairs, parameters):
         raise _bad(f"parameters.{unknown[0]} is not one of {', '.join(SENTENCE_PARAMETERS)}")
     prompt_name = parameters.get("prompt_name")
     if prompt_name is not None and (not isinstance(prompt_name, str) or prompt_name not in pipeline.prompts):
-        raise _bad(f"parameters.prompt_name must be one of {sorted(pipeline.prompts)}, not {json.dumps(prompt_name)[:60]}")
+        raise _bad(f"parameters.prompt_name must be one of {sorted(pipeline.prompts)}, not "
+                   f"{json.dumps(prompt_name)[:60]}")
     prompt = parameters.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise _bad(f"parameters.prompt must be a string (\"\" for none), not {json.dumps(prompt)[:60]}")

@@ -25,7 +25,8 @@ def check_tokenizer_files(src: str, vocab_size: int) -> None:
     config, specials_map = docs.get("tokenizer_config.json", {}), docs.get("special_tokens_map.json", {})
     for name in ("tokenizer_config.json", "special_tokens_map.json"):
         if name in docs and not isinstance(docs[name], dict):
-            raise ConversionError(f"{os.path.join(src, name)}: expected a JSON object, found {type(docs[name]).__name__}")
+            raise ConversionError(f"{os.path.join(src, name)}: expected a JSON object, found "
+                                  f"{type(docs[name]).__name__}")
     added = _added_ids(src, docs, vocab_size)
 
     kind = tokenizer_kind(src)
@@ -82,7 +83,8 @@ def _wordpiece_vocab(path, vocab_size) -> dict:
     vocab = {}
     for number, token in enumerate(lines, 1):
         if token in vocab:
-            raise ConversionError(f"{path}: token {token!r} on lines {vocab[token] + 1} and {number}: every later id would shift")
+            raise ConversionError(f"{path}: token {token!r} on lines {vocab[token] + 1} and {number}: every later id "
+                                  f"would shift")
         vocab[token] = number - 1
     if not vocab:
         raise ConversionError(f"{path}: empty")
@@ -117,7 +119,8 @@ def _merges(path, vocab):
             raise ConversionError(f"{path}: line {number} is not two tokens separated by one space: {line[:60]!r}")
         for token in (parts[0], parts[1], parts[0] + parts[1]):
             if token not in vocab:
-                raise ConversionError(f"{path}: line {number} merges into or from {token!r}, which the vocabulary does not have")
+                raise ConversionError(f"{path}: line {number} merges into or from {token!r}, which the vocabulary "
+                                      f"does not have")
 
 
 def _added_ids(src, docs, vocab_size) -> dict:
@@ -140,7 +143,8 @@ def _added_ids(src, docs, vocab_size) -> dict:
             added[token["content"]] = int(i)
     for token, i in added.items():
         if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < vocab_size:
-            raise ConversionError(f"{path}: added token {token!r} has id {i!r}, outside the word embedding's {vocab_size} rows")
+            raise ConversionError(f"{path}: added token {token!r} has id {i!r}, outside the word embedding's "
+                                  f"{vocab_size} rows")
     return added
 
 
@@ -167,7 +171,8 @@ def _sentencepiece(path, vocab_size):
         with open(path, "rb") as f:
             sp.LoadFromSerializedProto(f.read())  # a protobuf parse: no code runs
     except Exception as e:
-        raise ConversionError(f"{path}: not a SentencePiece model ({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
+        raise ConversionError(f"{path}: not a SentencePiece model "
+                              f"({str(e).splitlines()[0][:120] if str(e) else type(e).__name__})") from None
     if sp.get_piece_size() + 2 > vocab_size:
         raise ConversionError(f"{path}: {sp.get_piece_size()} pieces need {sp.get_piece_size() + 2} ids with XLM-R's "
                               f"<pad> and <mask>, but the word embedding has {vocab_size} rows")
@@ -178,9 +183,11 @@ def _tokenizer_json(path, spec, vocab_size):
         raise ConversionError(f"{path}: not a tokenizers file (no model object)")
     vocab = spec["model"].get("vocab")
     if isinstance(vocab, dict):
-        bad = [(t, i) for t, i in vocab.items() if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < vocab_size]
+        bad = [(t, i) for t,
+               i in vocab.items() if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < vocab_size]
         if bad:
-            raise ConversionError(f"{path}: token {bad[0][0]!r} has id {bad[0][1]!r}, outside the word embedding's {vocab_size} rows")
+            raise ConversionError(f"{path}: token {bad[0][0]!r} has id {bad[0][1]!r}, outside the word embedding's "
+                                  f"{vocab_size} rows")
     elif isinstance(vocab, list):  # Unigram keeps a list of [piece, score], the id is the index
         if len(vocab) > vocab_size:
             raise ConversionError(f"{path}: {len(vocab)} pieces, but the word embedding has {vocab_size} rows")
@@ -189,4 +196,5 @@ def _tokenizer_json(path, spec, vocab_size):
     for token in spec.get("added_tokens") or []:
         i = token.get("id") if isinstance(token, dict) else None
         if not isinstance(i, int) or not 0 <= i < vocab_size:
-            raise ConversionError(f"{path}: added token {token!r:.60} has id {i!r}, outside the word embedding's {vocab_size} rows")
+            raise ConversionError(f"{path}: added token {token!r:.60} has id {i!r}, outside the word embedding's "
+                                  f"{vocab_size} rows")

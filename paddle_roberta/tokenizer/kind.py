@@ -148,5 +148,6 @@ def vocab_files(folder: str, kind: str | None) -> list | None:
         return None
     if len(present) < len(names):
         missing = next(n for n in names if n not in present)
-        raise ConversionError(f"{os.path.join(folder, missing)}: missing; a {kind} tokenizer needs {' and '.join(names)}")
+        raise ConversionError(f"{os.path.join(folder, missing)}: missing; a {kind} tokenizer needs "
+                              f"{' and '.join(names)}")
     return [os.path.join(folder, n) for n in names]

@@ -47,7 +47,8 @@ from .vocab import ADDED_TOKEN_FIELDS, read_vocabulary
 MODEL_INPUT_NAMES = {WORDPIECE: ["input_ids", "token_type_ids", "attention_mask"],
                      BYTE_LEVEL_BPE: ["input_ids", "attention_mask"],
                      SENTENCEPIECE: ["input_ids", "attention_mask"]}
-BERT_SPECIALS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
+BERT_SPECIALS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+                 "mask_token": "[MASK]"}
 BPE_SPECIALS = {"bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
                 "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>"}
 
@@ -105,7 +106,8 @@ def _from_tokenizer_json(src, out, source_config, specials_map, model_max_length
         with open(os.path.join(out, MERGES_TXT), "w", encoding="utf-8") as f:
             f.write("#version: 0.2\n" + "".join(line + "\n" for line in lines))
         settings = {"add_prefix_space": byte_level.get("add_prefix_space", False)}
-        return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length, files_written=True,
+        return _byte_level_bpe(src, out, {**settings, **source_config}, specials_map, model_max_length,
+                               files_written=True,
                               input_names=input_names)
     raise AssertionError(f"{path}: a {kind} tokenizer reached the writer")  # tokenizer_kind/not_written decide first
 
@@ -139,7 +141,8 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
                 mask_token=config["mask_token"],
             )
         except Exception as e:
-            raise ConversionError(f"{os.path.join(src, VOCAB_TXT)}: not a WordPiece vocabulary ({str(e).splitlines()[0][:200]})") from None
+            raise ConversionError(f"{os.path.join(src, VOCAB_TXT)}: not a WordPiece vocabulary "
+                                  f"({str(e).splitlines()[0][:200]})") from None
         _add_to_tokenizers_library(tok, read_vocabulary(src, WORDPIECE).added, src)
         tok.save(os.path.join(out, "tokenizer.json"))
     _write_configs(out, config)
@@ -179,7 +182,8 @@ def _sentencepiece(src, out, source_config, specials_map, model_max_length, inpu
     return config["tokenizer_class"]
 
 
-# transformers' RobertaTokenizer(Fast) and XLMRobertaTokenizer(Fast) defaults: the mask token eats the space before it (so
+# transformers' RobertaTokenizer(Fast) and XLMRobertaTokenizer(Fast) defaults: the mask token eats the space before it
+# (so
 # "is <mask>." predicts " Paris"), every other special token keeps the text around it untouched.
 BPE_STRIP = {"mask_token": (True, False)}
 # tokenizer_config.json key: the source's added tokens as transformers declared them (id -> AddedToken + special)
@@ -224,7 +228,8 @@ def write_added_tokens(src, out, kind, source_config, specials_map, as_special):
         return
     # AddedToken objects in special_tokens_map.json (PaddleNLP builds them from there), names in tokenizer_config.json
     _update_json(os.path.join(out, "special_tokens_map.json"), {"additional_special_tokens": extra})
-    _update_json(os.path.join(out, "tokenizer_config.json"), {"additional_special_tokens": [t["content"] for t in extra]})
+    _update_json(os.path.join(out, "tokenizer_config.json"),
+                 {"additional_special_tokens": [t["content"] for t in extra]})
 
 
 def _update_json(path, values):
@@ -269,13 +274,15 @@ def _added_token_settings(src, source_config, specials_map) -> dict:
         added = read_json_object(tokenizer_json).get("added_tokens")
         if isinstance(added, list):
             declared.update({t["content"]: t for t in added if isinstance(t, dict) and isinstance(t.get("content"), str)})
-    return {content: {f: bool(fields[f]) for f in ADDED_TOKEN_FIELDS if f in fields} for content, fields in declared.items()}
+    return {content: {f: bool(fields[f]) for f in ADDED_TOKEN_FIELDS if f in fields} for content,
+            fields in declared.items()}
 
 
 def _added_token(key, content, declared) -> dict:
     lstrip, rstrip = BPE_STRIP.get(key, (False, False))
     return {"content": content, "lstrip": declared.get("lstrip", lstrip), "rstrip": declared.get("rstrip", rstrip),
-            "single_word": declared.get("single_word", False), "normalized": declared.get("normalized", key != "mask_token")}
+            "single_word": declared.get("single_word",
+                                        False), "normalized": declared.get("normalized", key != "mask_token")}
 
 
 def _specials(defaults, source_config, specials_map):

@@ -32,7 +32,8 @@ class AddedTokenSpec:
 
     def as_added_token(self) -> dict:
         """transformers' and PaddleNLP's serialised AddedToken."""
-        return {"content": self.content, **{f: bool(self.flags.get(f, ADDED_TOKEN_DEFAULTS[f])) for f in ADDED_TOKEN_FIELDS}}
+        return {"content": self.content,
+                **{f: bool(self.flags.get(f, ADDED_TOKEN_DEFAULTS[f])) for f in ADDED_TOKEN_FIELDS}}
 
 
 @dataclass
@@ -150,11 +151,13 @@ def check_added_ids(vocab: Vocabulary, src: str, rows: int) -> None:
     expected = vocab.base_size
     for t in vocab.added:
         if t.id != expected:
-            raise ConversionError(f"{src}: added token {t.content!r} has id {t.id}, but PaddleNLP gives the next added token "
+            raise ConversionError(f"{src}: added token {t.content!r} has id {t.id}, but PaddleNLP gives the next "
+                                  f"added token "
                                   f"id {expected} (added tokens must follow the vocabulary without gaps)")
         expected += 1
     if vocab.size > rows:
-        raise ConversionError(f"{src}: the tokenizer has {vocab.size} ids (vocabulary {vocab.base_size} + {len(vocab.added)} "
+        raise ConversionError(f"{src}: the tokenizer has {vocab.size} ids (vocabulary {vocab.base_size} + "
+                              f"{len(vocab.added)} "
                               f"added), but the word embedding has {rows} rows")
 
 
@@ -210,7 +213,8 @@ def _chosen_pad(pad, content, said, name, plan, config_path) -> int | None:
         plan.notes.append(f"pad_token_id: {config_path} says {said}, the tokenizer pads with {pad} ({content!r}); kept "
                           f"{said} (RoBERTa's positions start after it): always pass attention_mask")
         return said
-    plan.notes.append(f"pad_token_id: {config_path} says {said}{f' ({name!r})' if name else ''}, the tokenizer pads with "
+    plan.notes.append(f"pad_token_id: {config_path} says {said}{f' ({name!r})' if name else ''}, the "
+                      f"tokenizer pads with "
                       f"{pad} ({content!r}): written as {pad}, the id PaddleNLP masks when no attention_mask is passed")
     return pad
 

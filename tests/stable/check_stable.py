@@ -108,7 +108,8 @@ def check_case(case_dir, fmt):
     agree = {kind: [t for t, ids in texts if tok(t)["input_ids"] == ids] for kind, texts in meta["texts"].items()}
     differs = [t for t, _ in meta["texts"]["unicode"] if t not in agree["unicode"]]
     ok = ratio <= 1 and auto_ratio <= 1 and len(agree["ordinary"]) == len(meta["texts"]["ordinary"])
-    return dict(row, status="ok" if ok else "FAIL", worst_abs=max(abs_diff, auto_abs), worst_of_bar=max(ratio, auto_ratio),
+    return dict(row, status="ok" if ok else "FAIL", worst_abs=max(abs_diff, auto_abs),
+                worst_of_bar=max(ratio, auto_ratio),
                 tokenizer=type(tok).__name__, ordinary=f"{len(agree['ordinary'])}/{len(meta['texts']['ordinary'])}",
                 unicode=f"{len(agree['unicode'])}/{len(meta['texts']['unicode'])}", unicode_differs=differs)
 
@@ -130,13 +131,15 @@ def main(argv=None) -> int:
     print("| case | output | result | worst abs diff | worst / bar | tokenizer | ordinary texts | Unicode texts |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['case']} | {r['format']} | {r['status']} | {r.get('worst_abs', 0):.1e} | {r.get('worst_of_bar', 0):.2f} | "
+        print(f"| {r['case']} | {r['format']} | {r['status']} | {r.get('worst_abs', 0):.1e} | "
+              f"{r.get('worst_of_bar', 0):.2f} | "
               f"{r.get('tokenizer', '')} | {r.get('ordinary', '')} | {r.get('unicode', '')} |")
     differs = sorted({t for r in rows for t in r.get("unicode_differs", [])})
     print(f"\nUnicode texts whose ids differ from transformers' (reported, not judged): {differs}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"paddlenlp": paddlenlp.__version__, "paddle": paddle.__version__, "rows": rows}, f, ensure_ascii=False, indent=1)
+            json.dump({"paddlenlp": paddlenlp.__version__, "paddle": paddle.__version__, "rows": rows}, f,
+                      ensure_ascii=False, indent=1)
     failed = [r for r in rows if r["status"].startswith("FAIL")]
     print(f"\n{len(rows) - len(failed)}/{len(rows)} ok or not in this PaddleNLP; {len(failed)} failed")
     return 1 if failed else 0
