@@ -5,11 +5,11 @@ yet, so there is nothing to clean up."""
 import os
 import signal
 
-LINES = {signal.SIGINT: "paddle-roberta: interrupted\n", signal.SIGTERM: "paddle-roberta: terminated (SIGTERM)\n"}
+from .signals import LINES
 
 
 def _early(signum, frame):
-    os.write(2, LINES[signum].encode())
+    os.write(2, (LINES[signum] + "\n").encode())
     os._exit(128 + signum)
 
 

@@ -17,7 +17,7 @@ from .families.tables import FAMILIES
 from .files.output_dir import MARKER
 from .parity.gate import libraries_for_verify
 from .parity.torch_side import start_early
-from .signals import Terminated, handled, preload
+from .signals import Terminated, exit_at_once, handled, preload
 
 
 def _tolerance(text: str) -> float:
@@ -47,7 +47,9 @@ def _common_parsers() -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="paddle-roberta", description=__doc__)
+    about = ("Convert Hugging Face BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP directories and export them "
+             "back, every path verified.")
+    parser = argparse.ArgumentParser(prog="paddle-roberta", description=about)
     parser.add_argument("--debug", action="store_true", help="show the Python traceback on errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,6 +120,7 @@ def main(argv=None, on_stage=None, exit_process=False) -> int:
 
 
 def _main(args) -> int:
+    exit_at_once(True)  # nothing is written before _run: a signal ends the process at once
     try:
         _preflight(args)  # decided from the arguments and the files alone, before any framework is imported
         if _imports_paddle(args):
@@ -131,6 +134,8 @@ def _main(args) -> int:
     except KeyboardInterrupt:
         print("paddle-roberta: interrupted", file=sys.stderr)
         return 130
+    finally:
+        exit_at_once(False)
     return _run(args)
 
 
@@ -215,7 +220,8 @@ def _convert(args) -> int:
     if not args.quiet:
         d = result.plan.dims
         print(f"{args.src} -> {result.path}")
-        print(f"  class   {result.model_class}  ({d['layers']} layers, hidden {d['H']}, vocab {d['V']})")
+        layers = f"{d['layers']} layer{'' if d['layers'] == 1 else 's'}"
+        print(f"  class   {result.model_class}  ({layers}, hidden {d['H']}, vocab {d['V']})")
         _summary(result)
     return 0
 

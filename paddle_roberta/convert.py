@@ -122,6 +122,8 @@ def _convert(src, out, opts: Options, not_verified: str, helper) -> Result:
         pad_token_id = tokenizer_pad_id(source.path, plan, source.config, config_path)
         if not_verified:
             plan.notes.append(f"not verified: {not_verified}")
+        elif opts.verify is False:
+            plan.notes.append("not verified (--no-verify): `paddle-roberta verify SRC OUT` checks it later")
         with building(out, opts.overwrite) as tmp:
             weights_name, writer_cls = WRITERS[format]
             report_stage("converting", f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, "

@@ -47,11 +47,6 @@ def load(out: str, cls=None, dtype: str | None = None, weights: str | None = Non
     older safetensors. ``model_kwargs``: settings of the model's config (``num_classes``/``num_labels``,
     dropout, ...) and ``ignore_mismatched_sizes``, as PaddleNLP's ``from_pretrained`` takes them; any other
     keyword is an error."""
-    import paddle
-    import paddlenlp.transformers as pt
-
-    dygraph_here()
-
     from .files.weight_files import PADDLE_FORMATS, choose
 
     found = choose(out, PADDLE_FORMATS, weights)
@@ -60,12 +55,16 @@ def load(out: str, cls=None, dtype: str | None = None, weights: str | None = Non
         config = json.load(f)
     if cls is None:
         cls = config["architectures"][0]
+    _check_head_wanted(out, cls if isinstance(cls, str) else cls.__name__, model_kwargs)  # before paddle's import
+    import paddle
+    import paddlenlp.transformers as pt
+
+    dygraph_here()
     if isinstance(cls, str):
         if not hasattr(pt, cls):
             raise ConversionError(f"{cls!r} is not a PaddleNLP class (loading {out})")
         cls = getattr(pt, cls)
     _check_keywords(out, cls, config, model_kwargs)
-    _check_head_wanted(out, cls, model_kwargs)
     dtype = _load_dtype(out, config.get("dtype") or "float32", dtype, on_cpu=paddle.get_device() == "cpu")
     model = cls.from_pretrained(out, low_cpu_mem_usage=True, dtype=dtype, use_safetensors=use_safetensors,
                                 **model_kwargs)
@@ -114,14 +113,14 @@ def _check_keywords(out, cls, config, model_kwargs):
 LABEL_KEYWORDS = ("num_classes", "num_labels", "id2label", "label2id")
 
 
-def _check_head_wanted(out, cls, model_kwargs):
+def _check_head_wanted(out, cls_name, model_kwargs):
     """A label count given for a class without labels (the bare model) would be silently unused: the user wants a
     classifier, so say which class to pass."""
     given = [k for k in LABEL_KEYWORDS if k in model_kwargs]
-    found = find_class(cls.__name__)
+    found = find_class(cls_name)
     if given and found is not None and found[1] in ("Model", "ForMaskedLM", "ForCausalLM", "ForPreTraining"):
         fam = found[0]
-        raise ConversionError(f"{out}: holds a {cls.__name__}, which has no labels, and {given[0]} was given: pass "
+        raise ConversionError(f"{out}: holds a {cls_name}, which has no labels, and {given[0]} was given: pass "
                               f"cls=\"{fam.paddle_class('ForSequenceClassification')}\" (or "
                               f"\"{fam.paddle_class('ForTokenClassification')}\") for a new classifier head with "
                               f"{given[0]}")

@@ -12,20 +12,27 @@ import os
 from .errors import ConversionError, UsageError
 from .families.detect import written_by_transformers
 from .files.hub import looks_like_repo_id, resolve_repo_id
-from .files.output_dir import check_output
+from .files.output_dir import MARKER, check_output
 from .files.source import read_json_object
 from .sentence.modules import check_layout, is_sentence_transformers, missing_modules
+from .serving.predictor import INFERENCE_JSON
+
+SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
 
 def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
     if not os.path.exists(src) and looks_like_repo_id(src):  # a hub id: found in the cache or downloaded now
         src = _usage(resolve_repo_id, src)
     config = _config(src, "SRC", "a Hugging Face model directory (config.json and the weights) or a hub id")
-    if not written_by_transformers(config) and _paddle_dir(src, config):
+    kind = directory_kind(src, config)
+    if kind == "paddle":
         origin = (config.get("paddle_roberta") or {}).get("source")
         raise UsageError(f"{src}: a PaddleNLP directory{f' (converted from {origin})' if origin else ''}, not a "
                          "Hugging Face one: it is converted already; load it with PaddleNLP, or run "
                          f"`paddle-roberta export {src} DEST` to get a Hugging Face directory back")
+    if kind == "inference":
+        raise UsageError(f"{src}: a Paddle Inference export (inference.json), not a Hugging Face model: serve it "
+                         "(paddle_roberta.serving.Predictor); to convert, give the Hugging Face original")
     if is_sentence_transformers(src):
         _usage(check_layout, src)
         missing = missing_modules(src)
@@ -39,28 +46,70 @@ def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
 
 def export(paddle_dir: str, dest: str, overwrite: bool, source: str | None) -> None:
     config = _config(paddle_dir, "PADDLE_DIR", "a PaddleNLP model directory (one convert wrote, or save_pretrained)")
-    if written_by_transformers(config):
+    kind = directory_kind(paddle_dir, config)
+    if kind == "huggingface":
         raise UsageError(f"{paddle_dir}: a Hugging Face directory, not a PaddleNLP one; convert it first "
                          f"(`paddle-roberta convert {paddle_dir} OUT`), then export OUT")
+    if kind == "inference":
+        origin = _marker_source(paddle_dir)
+        raise UsageError(f"{paddle_dir}: a Paddle Inference export (inference.json), not a PaddleNLP model directory; "
+                         f"export from the PaddleNLP directory it was made from{f' ({origin})' if origin else ''}")
     if source is not None:
         src_config = _config(source, "--source", "the Hugging Face directory PADDLE_DIR was converted from")
-        if not written_by_transformers(src_config):
+        if directory_kind(source, src_config) != "huggingface":
             raise UsageError(f"{source}: a PaddleNLP directory, not a Hugging Face one; --source is the Hugging Face "
                              "original PADDLE_DIR was converted from (or leave --source out to verify against the "
                              "PaddleNLP model)")
+        _same_model(source, src_config, paddle_dir, config, "--source", "leave --source out to verify against the "
+                    "PaddleNLP model")
     _usage(check_output, dest, paddle_dir, overwrite)
 
 
 def verify(src: str, out: str) -> None:
+    src_config = None
     if os.path.exists(src) or not looks_like_repo_id(src):
-        config = _config(src, "SRC", "the Hugging Face model directory that was converted, or its hub id")
-        if not written_by_transformers(config) and _paddle_dir(src, config):
-            raise UsageError(f"{src}: a PaddleNLP directory; give the Hugging Face directory first, then the "
-                             "PaddleNLP one (paddle-roberta verify SRC OUT)")
+        src_config = _config(src, "SRC", "the Hugging Face model directory that was converted, or its hub id")
+        kind = directory_kind(src, src_config)
+        if kind != "huggingface":
+            what = "a PaddleNLP directory" if kind == "paddle" else "a Paddle Inference export"
+            raise UsageError(f"{src}: {what}, not a Hugging Face one; give the Hugging Face directory first, then "
+                             "the PaddleNLP one (paddle-roberta verify SRC OUT)")
     config = _config(out, "OUT", "the converted PaddleNLP directory")
-    if written_by_transformers(config):
+    kind = directory_kind(out, config)
+    if kind == "huggingface":
         raise UsageError(f"{out}: a Hugging Face directory, not a PaddleNLP one; give the Hugging Face directory "
                          "first, then the PaddleNLP one (paddle-roberta verify SRC OUT)")
+    if kind == "inference":
+        raise UsageError(f"{out}: a Paddle Inference export; verify compares a PaddleNLP directory with its original "
+                         "(the export was verified when it was written: its README holds the report)")
+    if src_config is not None:
+        _same_model(src, src_config, out, config, "SRC", "give the Hugging Face directory OUT was converted from")
+
+
+def directory_kind(path: str, config: dict) -> str:
+    """"inference" (an export's inference.json), "paddle" (this tool's conversion or PaddleNLP's save_pretrained),
+    or "huggingface" (transformers wrote it, this tool's export to Hugging Face, or any other model directory)."""
+    if os.path.isfile(os.path.join(path, INFERENCE_JSON)):
+        return "inference"
+    if written_by_transformers(config):
+        return "huggingface"
+    if os.path.isfile(os.path.join(path, MARKER)) and not {"paddle_roberta", "paddlenlp_version"} & set(config):
+        return "huggingface"  # this tool wrote it, and not as a PaddleNLP directory: its export to Hugging Face
+    return "paddle" if _paddle_dir(path, config) else "huggingface"
+
+
+def _same_model(src, src_config, out, config, role, instead):
+    for key in SIZES:
+        if key in src_config and key in config and src_config[key] != config[key]:
+            raise UsageError(f"{src}: not the model {out} was converted from: its {key} is {src_config[key]!r}, "
+                             f"{out}'s {config[key]!r} ({role}: {instead})")
+
+
+def _marker_source(path: str):
+    try:
+        return read_json_object(os.path.join(path, MARKER)).get("source")
+    except ConversionError:
+        return None
 
 
 def _config(path: str, role: str, what: str) -> dict:

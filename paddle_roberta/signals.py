@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import os
 import signal
 import sys
 import threading
@@ -36,13 +37,18 @@ class Terminated(SystemExit):
         self.signum = signum
 
 
+LINES = {signal.SIGINT: "paddle-roberta: interrupted", signal.SIGTERM: "paddle-roberta: terminated (SIGTERM)"}
 _active = False
+_exit_now = False  # nothing written yet (the command line's checks and imports): a signal ends the process at once
 _terminating = False
 _held = 0  # inside deferred(): a signal waits until it ends
 _pending: list = []
 
 
 def _handler(signum, frame):
+    if _exit_now:
+        os.write(2, (LINES[signum] + "\n").encode())
+        os._exit(128 + signum)
     if _held:
         _pending.append(signum)
         return
@@ -57,6 +63,13 @@ def _handler(signum, frame):
 
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
+
+
+def exit_at_once(on: bool) -> None:
+    """While ``on`` (the command line before it writes anything), a signal prints its line and ends the process at
+    once, even inside paddle's import (which would otherwise hold it until the import is whole: seconds)."""
+    global _exit_now
+    _exit_now = on
 
 
 def reinstall() -> None:

@@ -33,6 +33,10 @@ def dirs(tmp_path_factory):
     (root / "st" / "modules.json").write_text(json.dumps(modules))
     build_checkpoint(str(root / "body"), "BertModel", TINY["bert"], seed=4, vocab="wordpiece")
     convert(root / "body", root / "body-pd", verify=False)
+    export_inference(root / "pd", root / "served", verify=False)
+    (root / "other").mkdir()  # another model's config: a vocabulary of another size
+    config = json.loads((root / "hf" / "config.json").read_text())
+    (root / "other" / "config.json").write_text(json.dumps(dict(config, vocab_size=config["vocab_size"] + 7)))
     return root
 
 
@@ -55,6 +59,11 @@ REFUSALS = [  # (arguments, words of the one line)
     (["export", "pd", "o", "--to", "inference", "--source", "pd"], ["a PaddleNLP directory", "leave --source out"]),
     (["export", "pd", "pd"], ["is the source directory"]),
     (["verify", "pd", "hf"], ["a PaddleNLP directory", "Hugging Face directory first"]),
+    (["export", "served", "o", "--to", "inference"], ["a Paddle Inference export", "export from the PaddleNLP"]),
+    (["convert", "served", "o"], ["a Paddle Inference export", "give the Hugging Face original"]),
+    (["verify", "hf", "served"], ["a Paddle Inference export", "its README holds the report"]),
+    (["verify", "other", "pd"], ["not the model pd was converted from: its vocab_size"]),
+    (["export", "pd", "o", "--to", "inference", "--source", "other"], ["not the model pd", "leave --source out"]),
     (["convert", "hf", "o", "--bogus"], ["unrecognized arguments: --bogus"]),
 ]
 
