@@ -161,6 +161,8 @@ def _preflight(args) -> None:
         preflight.export(args.paddle_dir, args.dest, args.overwrite, args.source)
     elif args.command == "verify":
         preflight.verify(args.src, args.out)
+        if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+            raise UsageError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
 
 
 def _imports_paddle(args) -> bool:
@@ -205,7 +207,7 @@ def _completed(args) -> str:
     out = getattr(args, "out", None) if args.command == "convert" else getattr(args, "dest", None)
     marker = os.path.join(out, MARKER) if out else None
     if marker and os.path.isfile(marker) and os.path.getmtime(marker) >= args.started:
-        return f" after {out} was written: it is complete and verified as reported"
+        return f" after {out} was written: it is complete"
     return ""
 
 
@@ -265,8 +267,6 @@ def _verify(args) -> int:
     if "transformers_version" in out_config and not written_by_us(args.out):  # SRC twice, or the two swapped
         raise ConversionError(f"{args.out}: a Hugging Face directory, not a PaddleNLP one (no {MARKER}); "
                               "give the Hugging Face directory first, then the PaddleNLP one")
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise ConversionError(f"{args.json}: its directory does not exist")  # before the minutes of work, not after
     report = gate(args.out, lambda: verify(src, args.out, texts=args.text, atol=args.atol, weights=args.weights),
                   written=True)
     if args.on_stage is not None:

@@ -56,7 +56,7 @@ def export(paddle_dir: str, dest: str, overwrite: bool, source: str | None) -> N
                          f"export from the PaddleNLP directory it was made from{f' ({origin})' if origin else ''}")
     if source is not None:
         src_config = _config(source, "--source", "the Hugging Face directory PADDLE_DIR was converted from")
-        if directory_kind(source, src_config) != "huggingface":
+        if directory_kind(source, src_config) in ("paddle", "inference"):
             raise UsageError(f"{source}: a PaddleNLP directory, not a Hugging Face one; --source is the Hugging Face "
                              "original PADDLE_DIR was converted from (or leave --source out to verify against the "
                              "PaddleNLP model)")
@@ -70,7 +70,7 @@ def verify(src: str, out: str) -> None:
     if os.path.exists(src) or not looks_like_repo_id(src):
         src_config = _config(src, "SRC", "the Hugging Face model directory that was converted, or its hub id")
         kind = directory_kind(src, src_config)
-        if kind != "huggingface":
+        if kind in ("paddle", "inference"):
             what = "a PaddleNLP directory" if kind == "paddle" else "a Paddle Inference export"
             raise UsageError(f"{src}: {what}, not a Hugging Face one; give the Hugging Face directory first, then "
                              "the PaddleNLP one (paddle-roberta verify SRC OUT)")
@@ -88,14 +88,15 @@ def verify(src: str, out: str) -> None:
 
 def directory_kind(path: str, config: dict) -> str:
     """"inference" (an export's inference.json), "paddle" (this tool's conversion or PaddleNLP's save_pretrained),
-    or "huggingface" (transformers wrote it, this tool's export to Hugging Face, or any other model directory)."""
+    "huggingface" (transformers wrote it, or this tool's export to Hugging Face), or "unknown" (no evidence either way:
+    the command goes on, and the pipeline's own checks decide)."""
     if os.path.isfile(os.path.join(path, INFERENCE_JSON)):
         return "inference"
     if written_by_transformers(config):
         return "huggingface"
     if os.path.isfile(os.path.join(path, MARKER)) and not {"paddle_roberta", "paddlenlp_version"} & set(config):
         return "huggingface"  # this tool wrote it, and not as a PaddleNLP directory: its export to Hugging Face
-    return "paddle" if _paddle_dir(path, config) else "huggingface"
+    return "paddle" if _paddle_dir(path, config) else "unknown"
 
 
 def _same_model(src, src_config, out, config, role, instead):

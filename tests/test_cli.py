@@ -84,7 +84,7 @@ def test_verify_errors_are_one_line(roberta, tmp_path):
     (fake / "torch" / "__init__.py").write_text("raise ImportError('torch was imported: the work had started')")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake)] + [p for p in sys.path if p]))
     one_line_error(run("verify", roberta / "hf", roberta / "out", "--json", tmp_path / "missing" / "x.json", env=env),
-                   "missing/x.json", "does not exist")
+                   "missing/x.json", "does not exist", code=2)
     r = run("verify", roberta / "hf", roberta / "out", "--atol", "-1")
     assert r.returncode == 2 and "positive" in r.stderr
 
