@@ -242,7 +242,7 @@ def test_cli(bert_mlm, tmp_path):
     assert json.load(open(tmp_path / "out" / "config.json"))["architectures"] == ["BertForMaskedLM"]
     bad = subprocess.run(cli + ["convert", str(tmp_path / "nope"), str(tmp_path / "out2")], capture_output=True,
                          text=True)
-    assert bad.returncode == 1
+    assert bad.returncode == 2  # refused before any framework import (preflight)
     assert bad.stderr.strip().count("\n") == 0 and "nope" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "out2").exists()
 
