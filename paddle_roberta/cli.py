@@ -126,6 +126,8 @@ def _main(args) -> int:
         if _imports_paddle(args):
             _frameworks_first(args)
     except UsageError as e:
+        if args.debug:
+            raise
         print(f"paddle-roberta: error: {e}", file=sys.stderr)
         return 2
     except Terminated:

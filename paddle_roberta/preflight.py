@@ -119,7 +119,7 @@ def _config(path: str, role: str, what: str) -> dict:
     if not os.path.isdir(path):
         raise UsageError(f"{path}: not a directory ({role}: {what})")
     if not os.path.isfile(os.path.join(path, "config.json")) and not is_sentence_transformers(path):
-        raise UsageError(f"{path}: no config.json, so not a model directory ({role}: {what})")
+        raise UsageError(f"{path}: config.json is missing, so not a model directory ({role}: {what})")
     return _usage(read_json_object, os.path.join(path, "config.json"), True)
 
 

@@ -34,10 +34,11 @@ def copy_of(good, tmp_path):
     return dst
 
 
-def refuse(src, out, *words):
-    """The CLI exits 1 with one line on stderr naming what is wrong, no traceback, and no OUT."""
+def refuse(src, out, *words, code=1):
+    """The CLI exits 1 (2: decided from the arguments and config.json before any import) with one line on stderr
+    naming what is wrong, no traceback, and no OUT."""
     r = subprocess.run(CLI + ["convert", str(src), str(out), "--quiet"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == code, r.stdout + r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     for w in words:
@@ -123,16 +124,16 @@ def test_bad_config(good, tmp_path, config_text, words):
         os.remove(src / "config.json")
     else:
         (src / "config.json").write_text(config_text)
-    refuse(src, tmp_path / "out", *words)
+    refuse(src, tmp_path / "out", *words, code=2 if config_text in (None, "{not json", '["a list"]') else 1)
 
 
 def test_empty_directory(tmp_path):
     (tmp_path / "empty").mkdir()
-    refuse(tmp_path / "empty", tmp_path / "out", "config.json")
+    refuse(tmp_path / "empty", tmp_path / "out", "config.json", code=2)
 
 
 def test_source_does_not_exist(tmp_path):
-    refuse(tmp_path / "nope", tmp_path / "out", "nope", "no such directory")
+    refuse(tmp_path / "nope", tmp_path / "out", "nope", "no such directory", code=2)
 
 
 def test_no_weights(good, tmp_path):
@@ -186,14 +187,14 @@ def test_output_that_cannot_be_written(good, tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     r = subprocess.run(CLI + ["--debug", "convert", str(tmp_path / "nope"), str(tmp_path / "out")],
                        capture_output=True, text=True)
-    assert r.returncode != 0 and "Traceback" in r.stderr and "ConversionError" in r.stderr
+    assert r.returncode != 0 and "Traceback" in r.stderr and "paddle_roberta.errors.UsageError" in r.stderr
 
 
 def test_overwrite_replaces_only_on_success(good, tmp_path):
     out = tmp_path / "out"
     convert(good, out)
     before = (out / "model.safetensors").read_bytes()
-    refuse(tmp_path / "nope", out.parent / "other", "nope")  # unrelated failure leaves out alone
+    refuse(tmp_path / "nope", out.parent / "other", "nope", code=2)  # unrelated failure leaves out alone
     with pytest.raises(ConversionError):
         convert(tmp_path / "nope", out, overwrite=True)
     assert (out / "model.safetensors").read_bytes() == before
