@@ -125,7 +125,7 @@ def test_hub_id_resolves_offline_from_cache(tmp_path):
 
     missing = subprocess.run(CLI + ["convert", "clue/roberta_chinese_pair_tiny", str(tmp_path / "out2")],
                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-    assert missing.returncode == 1 and "not in the Hugging Face cache" in missing.stderr and "HF_HUB_OFFLINE" in missing.stderr
+    assert missing.returncode == 2 and "not in the Hugging Face cache" in missing.stderr and "HF_HUB_OFFLINE" in missing.stderr
 
     # the one-line API: converts once into the cache, loads, and reuses the conversion
     code = (

@@ -143,8 +143,9 @@ def missing_modules(path: str) -> list:
     missing = []
     for m in listed[1:] if isinstance(listed, list) else []:
         kind, rel = (m.get("type"), m.get("path")) if isinstance(m, dict) else (None, None)
-        if not isinstance(rel, str) or kind not in (POOLING, DENSE_TYPE):
-            continue
+        if not isinstance(rel, str) or kind not in (POOLING, DENSE_TYPE) or os.path.isabs(rel) or \
+                ".." in rel.replace("\\", "/").split("/"):
+            continue  # read_source refuses a path outside the model directory by name
         name = f"module {rel} ({kind.rsplit('.', 1)[-1]})"
         if not os.path.isdir(os.path.join(path, rel)):
             missing.append(f"{name} is missing (no folder {rel}/)")
