@@ -328,7 +328,12 @@ def helper():
             yield side
         return
     with _LOCK:
-        side = _STARTED.pop() if _STARTED else _IDLE.pop()[0] if _IDLE else None
+        side = None
+        if _STARTED:
+            side = _STARTED.pop()
+        elif _IDLE:
+            side, timer = _IDLE.pop()
+            timer.cancel()  # in use again: its idle time starts over when it is given back
         if side is not None and side.proc.poll() is not None:
             side = None  # it died meanwhile
     if side is None:
@@ -350,9 +355,11 @@ def helper():
 
 
 def _end_idle(side):
+    """The idle timer: ends the helper if it is still the idle one (not taken by a conversion meanwhile)."""
     with _LOCK:
-        if _IDLE and _IDLE[0][0] is side:
-            _IDLE.pop()
+        if not (_IDLE and _IDLE[0][0] is side):
+            return
+        _IDLE.pop()
     side.close()
 
 
