@@ -255,20 +255,13 @@ def _summary(result):
 
 
 def _verify(args) -> int:
-    from .files.output_dir import MARKER, written_by_us
-    from .files.source import read_config, resolve
+    from .files.source import resolve
     from .files.weight_files import in_folder
     from .parity.gate import gate
     from .parity.verify import verify
 
-    # a directory or a hub id, as for convert; --weights may name one of its files
+    # a directory or a hub id, as for convert; --weights may name one of its files (OUT: checked by preflight.verify)
     src = resolve(args.src, in_folder(args.src, args.weights) if os.path.isdir(args.src) else None).path
-    if not os.path.isfile(os.path.join(args.out, "config.json")):
-        raise ConversionError(f"{args.out}: not a converted model directory (no config.json)")
-    out_config = read_config(os.path.join(args.out, "config.json"))
-    if "transformers_version" in out_config and not written_by_us(args.out):  # SRC twice, or the two swapped
-        raise ConversionError(f"{args.out}: a Hugging Face directory, not a PaddleNLP one (no {MARKER}); "
-                              "give the Hugging Face directory first, then the PaddleNLP one")
     report = gate(args.out, lambda: verify(src, args.out, texts=args.text, atol=args.atol, weights=args.weights),
                   written=True)
     if args.on_stage is not None:

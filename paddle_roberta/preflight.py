@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 
 from .errors import ConversionError, UsageError
+from .families.config import size_difference
 from .families.detect import written_by_transformers
 from .files.hub import looks_like_repo_id, resolve_repo_id
 from .files.output_dir import MARKER, check_output
 from .files.source import read_json_object
 from .sentence.modules import check_layout, is_sentence_transformers, missing_modules
 from .serving.predictor import INFERENCE_JSON
-
-SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
 
 def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
@@ -100,10 +99,11 @@ def directory_kind(path: str, config: dict) -> str:
 
 
 def _same_model(src, src_config, out, config, role, instead):
-    for key in SIZES:
-        if key in src_config and key in config and src_config[key] != config[key]:
-            raise UsageError(f"{src}: not the model {out} was converted from: its {key} is {src_config[key]!r}, "
-                             f"{out}'s {config[key]!r} ({role}: {instead})")
+    differ = size_difference(src_config, config)
+    if differ:
+        key, theirs, ours = differ
+        raise UsageError(f"{src}: not the model {out} was converted from: its {key} is {theirs!r}, {out}'s {ours!r} "
+                         f"({role}: {instead})")
 
 
 def _marker_source(path: str):

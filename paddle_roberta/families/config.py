@@ -20,6 +20,14 @@ COPIED = (
 )
 # Copied into PaddleNLP's config as they are; written back for transformers' classifiers to fit the head's size.
 LABELS = ("id2label", "label2id")
+# The sizes two configs of one model share on both sides (the names are the same in transformers and PaddleNLP).
+SIZE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+
+
+def size_difference(a: dict, b: dict):
+    """The first size in which the configs ``a`` and ``b`` differ, as (key, a's, b's); None when they agree (a key
+    that one of them lacks is not compared)."""
+    return next(((k, a[k], b[k]) for k in SIZE_KEYS if k in a and k in b and a[k] != b[k]), None)
 
 
 def paddle_config(source_config: dict, plan: Plan, dtype: str, num_choices: int, source: str,

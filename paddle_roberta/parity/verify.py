@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from ..errors import ConversionError
+from ..families.config import size_difference
 from ..families.tables import FAMILIES, family_and_head
 from ..files.weight_files import PADDLE_FORMATS, choose, in_folder
 from ..sentence.modules import PIPELINE_JSON, is_sentence_transformers
@@ -205,11 +206,11 @@ def _stored_dtype(out) -> str:
 def _check_same_model(src, out):
     from ..files.source import read_config
 
-    a, b = read_config(os.path.join(src, "config.json")), read_config(os.path.join(out, "config.json"))
-    for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"):
-        if a.get(key) != b.get(key):
-            raise ConversionError(f"{out}: not a conversion of {src}: {key} is {b.get(key)!r} there, "
-                                  f"{a.get(key)!r} here")
+    differ = size_difference(read_config(os.path.join(src, "config.json")),
+                             read_config(os.path.join(out, "config.json")))
+    if differ:
+        key, here, there = differ
+        raise ConversionError(f"{out}: not a conversion of {src}: {key} is {there!r} there, {here!r} here")
 
 
 def quiet_libraries(torch=True):
