@@ -161,7 +161,7 @@ def test_pickle_payload_never_runs(good, tmp_path, zip_format):
 
     state = {"bert.embeddings.word_embeddings.weight": torch.zeros(97, 20), "evil": Payload()}
     torch.save(state, src / "pytorch_model.bin", _use_new_zipfile_serialization=zip_format)
-    refuse(src, tmp_path / "out", "pytorch_model.bin", "weights_only")
+    refuse(src, tmp_path / "out", "pytorch_model.bin", "system")  # names what it refused, runs nothing
     assert not sentinel.exists()
 
 

@@ -1,8 +1,9 @@
 """Readers for weight files of either side: names, shapes and dtypes first, data on demand.
 
 ``safetensors`` files (transformers' and PaddleNLP's) are validated with the library's ``safe_open`` and read
-lazily; PyTorch ``.bin`` files only through ``torch.load(weights_only=True)``, which refuses any pickle that
-would build objects other than tensors and plain containers, so no code from the file runs; PaddleNLP's
+lazily; PyTorch ``.bin`` zip files through ``torch_zip`` (an unpickler that resolves only tensor records) and
+legacy ones through ``torch.load(weights_only=True)``; either refuses any pickle that would build objects other
+than tensors and plain containers, so no code from the file runs; PaddleNLP's
 ``.pdparams`` only through ``pdparams.read_pdparams`` (numpy arrays only). A sharded checkpoint is the files its
 ``*.index.json`` names (``read_shard_index``), read as one ``Checkpoint``.
 """
@@ -13,13 +14,14 @@ import abc
 import json
 import os
 import warnings
-import zipfile
 from contextlib import ExitStack
 
 import ml_dtypes  # bfloat16 for numpy (PaddleNLP reads BF16 safetensors through it as well)
 import numpy as np
 
 from ..errors import ConversionError
+from .positioned import read_range
+from .torch_zip import TorchZipFile, is_torch_zip
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": BFLOAT16}
@@ -49,12 +51,8 @@ class TensorFile(abc.ABC):
 
 class SafetensorsFile(TensorFile):
     """The safetensors library validates the file (header length, JSON, offsets that neither
-    overlap nor run past the end); the data is then read with plain positioned reads.
-
-    Hand-written reading because the library's numpy loader memory-maps the file and has no
-    bfloat16: pages of a mapping stay in the process's RSS once touched, so converting a 1.3 GB
-    file would grow RSS by 1.3 GB, where a read into a buffer that is freed after the tensor is
-    written keeps it at the size of the largest tensor.
+    overlap nor run past the end); the data is then read with plain positioned reads (``positioned.py``:
+    the library's numpy loader memory-maps the file and has no bfloat16).
     """
 
     def __init__(self, path: str):
@@ -96,15 +94,7 @@ class SafetensorsFile(TensorFile):
             row_bytes = (end - begin) // shape[0]
             begin, end = begin + rows[0] * row_bytes, begin + rows[1] * row_bytes
             shape = (rows[1] - rows[0],) + shape[1:]
-        buf = np.empty(end - begin, dtype=np.uint8)
-        view, done = memoryview(buf), 0
-        with open(self.path, "rb", buffering=0) as f:
-            f.seek(self._data_start + begin)
-            while done < len(buf):  # one read() returns at most ~2 GiB on Linux
-                got = f.readinto(view[done:])
-                if not got:
-                    raise ConversionError(f"{self.path}: tensor {name} runs past the end of the file")
-                done += got
+        buf = read_range(self.path, self._data_start + begin, end - begin, f"tensor {name}")
         return buf.view(dtype).reshape(shape)
 
 
@@ -115,6 +105,9 @@ _SAFETENSORS_DTYPES = {"F32": np.dtype(np.float32), "F16": np.dtype(np.float16),
 
 
 class TorchBinFile(TensorFile):
+    """The legacy (pre-1.6) ``torch.save`` format, a bare pickle: only torch reads it. Zip checkpoints, what every
+    torch since 1.6 writes, go through ``torch_zip.TorchZipFile`` without importing torch."""
+
     def __init__(self, path: str):
         super().__init__(path)
         try:
@@ -122,12 +115,10 @@ class TorchBinFile(TensorFile):
         except ImportError:
             raise ConversionError(f"{path}: reading pytorch_model.bin needs torch; install it or convert from "
                                   f"safetensors") from None
-        # mmap keeps memory flat for zip checkpoints; the legacy (pre-1.6) format cannot be mapped.
-        mmap = zipfile.is_zipfile(path)
         try:
             with warnings.catch_warnings():  # torch warns about pickle protocols on stderr
                 warnings.simplefilter("ignore")
-                state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:
             raise ConversionError(f"{path}: refused by torch's weights_only loader ({_unpickler_reason(e)})") from None
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -194,6 +185,8 @@ def open_tensor_file(path: str) -> TensorFile:
         return SafetensorsFile(path)
     if path.endswith(".pdparams"):
         return PdparamsFile(path)
+    if is_torch_zip(path):
+        return TorchZipFile(path)
     return TorchBinFile(path)
 
 
