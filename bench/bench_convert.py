@@ -113,7 +113,13 @@ def size_mb(path):
     return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)) / 2**20
 
 
-def bench(name, runs, work):
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
+def bench(name, runs, work, convert_only=False):
     src, hf_class = build(name)
     weights = [f for f in os.listdir(src) if f.endswith((".safetensors", ".bin"))]
     rows = {}
@@ -136,6 +142,8 @@ def bench(name, runs, work):
     rows["PaddleNLP from_pretrained(convert_from_torch=True)"] = (med(theirs, 0), med(theirs, 1),
                                                                   med(theirs, 1) - base_pd)
     rows["cp"] = (med(copies, 0), med(copies, 1), None)
+    if convert_only:
+        return src, weights, rows, None, None
 
     # PaddleNLP's converted directory: its config.json and the model_state.pdparams it cached beside the source
     theirs_out = os.path.join(work, "theirs-out")
@@ -157,13 +165,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=sorted(CHECKPOINTS), action="append")
+    parser.add_argument("--convert-only", action="store_true", help="skip the load and forward-pass figures")
     args = parser.parse_args(argv)
-    print(f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, Python "
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu_model()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, "
           f"medians of {args.runs} runs\n")
+    os.makedirs(CACHE, exist_ok=True)
     for name in args.only or CHECKPOINTS:
         with tempfile.TemporaryDirectory(dir=CACHE) as work:
-            src, weights, rows, loads, fwd = bench(name, args.runs, work)
+            src, weights, rows, loads, fwd = bench(name, args.runs, work, args.convert_only)
             size = size_mb(src)
             ours_t = rows["paddle-roberta convert"][0]
             print(f"### {name}: {', '.join(weights)}, {size:.0f} MiB\n")
@@ -174,7 +184,9 @@ def main(argv=None):
                 print(f"| {tool} | {wall:.2f} | {rss:.0f} | {'' if above is None else f'{above:.0f}'} | {frac} |")
             theirs_t, cp_t = rows["PaddleNLP from_pretrained(convert_from_torch=True)"][0], rows["cp"][0]
             print(f"\nconvert: {theirs_t / ours_t:.1f}x faster than PaddleNLP's path, {ours_t / cp_t:.1f}x "
-                  f"the time of cp")
+                  f"the time of cp\n")
+            if loads is None:
+                continue
             print(f"AutoModel load of the converted directory: {loads[0]:.2f} s (ours) vs {loads[1]:.2f} s "
                   f"(PaddleNLP's own .pdparams)")
             print(f"forward, batch 8 x 128, CPU: torch {fwd[0] * 1000:.0f} ms; converted Paddle model "

@@ -12,7 +12,7 @@ from .readers import Checkpoint
 
 # Tensors larger than this that need no transpose are converted a block of rows at a time, so that
 # memory stays near this size even for XLM-R's 733 MiB word embedding (250002 x 768 float32).
-BLOCK_BYTES = 32 * 2**20
+BLOCK_BYTES = 8 * 2**20
 
 
 def write_weights(ckpt: Checkpoint, entries: list, writer_cls, path: str, dtype, metadata: dict,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import queue
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -51,11 +53,15 @@ class SafetensorsWriter:
         raw = json.dumps(header, separators=(",", ":")).encode()
         raw += b" " * (-(8 + len(raw)) % 8)
         self._path = path
-        # sha256 for conversion.json, fed as the bytes go out: re-reading the file afterwards would add the
-        # reads. Not in a worker thread: handing the GIL back and forth with the converting thread, several
-        # times per block, made a 1.3 GB conversion twice as slow here (Python's 5 ms switch interval).
+        # sha256 for conversion.json, fed as the bytes go out: re-reading the file afterwards would add the reads.
+        # Hashing and writing run in a thread of their own (both release the GIL) while this one reads and
+        # transposes the next tensor: 1.3 GB safetensors, --no-verify, 3.0 s -> 2.5 s here (2026-12-07). With
+        # blocks of 8 MiB or more the two threads trade the GIL a few hundred times per conversion.
         self._sha = hashlib.sha256()
         self._file = open(path, "wb")
+        self._queue, self._error = queue.Queue(maxsize=2), None
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
         self._out(len(raw).to_bytes(8, "little") + raw)
         self._next = 0
         self._rows = 0  # rows of the current tensor written so far
@@ -75,17 +81,35 @@ class SafetensorsWriter:
             self._next, self._rows = self._next + 1, 0
 
     def _out(self, data):
-        with naming(self._path):
-            self._file.write(data)
-        self._sha.update(data)
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def _drain(self):
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    with naming(self._path):
+                        self._file.write(data)
+                    self._sha.update(data)
+                except BaseException as e:
+                    self._error = e
+
+    def _finish(self):
+        self._queue.put(None)
+        self._thread.join()
 
     def abort(self):
+        self._finish()
         try:
             self._file.close()
         except OSError:
             pass  # the error being handled is the one to report
 
     def close(self):
+        self._finish()
+        if self._error is not None:
+            raise self._error
         with naming(self._path):
             self._file.close()
         if self._next != len(self._pending):
