@@ -21,7 +21,7 @@ RANKS = [
     ("loading",),  # a converted directory into PaddleNLP's class, every parameter from the file
     ("sentence",),  # a sentence-transformers pipeline on a loaded body
     ("parity",),  # comparisons, the report, the gate
-    ("serving", "inference"),  # the exported model served; the stages of the inference export
+    ("serving", "inference", "tasks"),  # the exported model served; the inference export's stages; task answers
     ("convert", "export_hf", "export_inference", "preflight"),  # the three pipelines and their argument checks
     ("api", "cli", "dev", "__main__", ""),  # entry points: convert-then-load, the command line, the demo
 ]

@@ -123,6 +123,9 @@ def _wordpiece(src, out, source_config, specials_map, model_max_length, vocab_wr
         "strip_accents": source_config.get("strip_accents"),
         "tokenize_chinese_chars": source_config.get("tokenize_chinese_chars", True),
         "model_max_length": model_max_length,
+        # how decode() joins tokens, as transformers does for this source (its default: False); PaddleNLP keeps the
+        # setting but its decode() cleans up unless told, so the task pipelines pass it (tasks/fill_mask.py)
+        "clean_up_tokenization_spaces": bool(source_config.get("clean_up_tokenization_spaces", False)),
         "model_input_names": input_names or MODEL_INPUT_NAMES[WORDPIECE],
         **_specials(BERT_SPECIALS, source_config, specials_map),
     }
@@ -156,6 +159,9 @@ def _byte_level_bpe(src, out, source_config, specials_map, model_max_length, fil
         "add_prefix_space": source_config.get("add_prefix_space", False),
         "errors": source_config.get("errors", "replace"),
         "model_max_length": model_max_length,
+        # how decode() joins tokens, as transformers does for this source (its default: False); PaddleNLP keeps the
+        # setting but its decode() cleans up unless told, so the task pipelines pass it (tasks/fill_mask.py)
+        "clean_up_tokenization_spaces": bool(source_config.get("clean_up_tokenization_spaces", False)),
         "model_input_names": input_names or MODEL_INPUT_NAMES[BYTE_LEVEL_BPE],
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }
@@ -173,6 +179,9 @@ def _sentencepiece(src, out, source_config, specials_map, model_max_length, inpu
     config = {
         "tokenizer_class": "XLMRobertaTokenizer",
         "model_max_length": model_max_length,
+        # how decode() joins tokens, as transformers does for this source (its default: False); PaddleNLP keeps the
+        # setting but its decode() cleans up unless told, so the task pipelines pass it (tasks/fill_mask.py)
+        "clean_up_tokenization_spaces": bool(source_config.get("clean_up_tokenization_spaces", False)),
         "model_input_names": input_names or MODEL_INPUT_NAMES[SENTENCEPIECE],
         **_specials(BPE_SPECIALS, source_config, specials_map),
     }

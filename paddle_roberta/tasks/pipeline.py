@@ -1,0 +1,149 @@
+"""``pipeline(task, model)``: answers in the shape ``transformers.pipeline(task, model=<the torch original>)`` gives
+for the same inputs and options, from a converted directory (dygraph) or a Paddle Inference export.
+
+    from paddle_roberta import pipeline
+    classify = pipeline("text-classification", "converted/")
+    classify("这家餐厅很好吃")                  # [{"label": "positive", "score": 0.98}]
+    classify(["…", "…"], top_k=None)           # every label of each text, best first
+
+Tasks: ``text-classification`` (``sentiment-analysis``), ``fill-mask``, ``feature-extraction``. A string gives one
+answer, a list a list, any other iterable (a generator, a dataset's column) a generator of answers, run in batches
+of ``batch_size``. Bad input or an unknown option is a one-line ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from . import fill_mask, text_classification
+from .runners import open_runner
+
+HEADS = {"text-classification": "ForSequenceClassification", "fill-mask": "ForMaskedLM", "feature-extraction": "Model"}
+ALIASES = {"sentiment-analysis": "text-classification"}
+OPTIONS = {  # each task's call options besides batch_size, truncation and max_length
+    "text-classification": ("top_k", "function_to_apply"),
+    "fill-mask": ("top_k", "targets"),
+    "feature-extraction": (),
+}
+COMMON = ("batch_size", "truncation", "max_length")
+
+
+def pipeline(task: str, model, **options) -> Pipeline:
+    """``model``: a directory ``paddle-roberta convert`` wrote or ``export --to inference`` wrote. ``options``: the
+    defaults of every call (the task's options, ``batch_size``, ``truncation``, ``max_length``)."""
+    name = ALIASES.get(task, task)
+    if name not in HEADS:
+        raise ValueError(f"task {task!r} is not one of {', '.join(sorted([*HEADS, *ALIASES]))}")
+    path = os.fspath(model)
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise ValueError(f"{path}: no config.json; give a directory paddle-roberta convert or export --to inference "
+                         "wrote")
+    pipe = Pipeline(name, open_runner(path))
+    pipe.defaults = pipe.check(options)
+    return pipe
+
+
+class Pipeline:
+    def __init__(self, task: str, runner):
+        self.task, self.runner, self.defaults = task, runner, {}
+        want = HEADS[task]
+        if runner.head != want:
+            raise ValueError(f"{runner.path} is a {runner.config['architectures'][0]}: {task} needs a "
+                             f"{runner.family.class_prefix}{want}")
+        self.targets = None
+
+    def check(self, options: dict) -> dict:
+        allowed = OPTIONS[self.task] + COMMON
+        for key, value in options.items():
+            if key not in allowed:
+                raise ValueError(f"{key!r} is not an option of {self.task} ({', '.join(allowed)})")
+            if key in ("top_k", "batch_size", "max_length") and value is not None and \
+                    (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{key} must be a positive integer, not {value!r}")
+            if key == "function_to_apply" and value not in text_classification.FUNCTIONS:
+                raise ValueError(f"function_to_apply must be one of {', '.join(text_classification.FUNCTIONS)}, "
+                                 f"not {value!r}")
+        return options
+
+    def __call__(self, inputs, **options):
+        options = {**self.defaults, **self.check(options)}
+        if isinstance(inputs, (str, dict)):
+            return self._answer([inputs], options)[0] if self.task != "text-classification" else \
+                self._classification_single(inputs, options)
+        if isinstance(inputs, list):
+            if not inputs:
+                raise ValueError(f"{self.task}: an empty list; give at least one text")
+            answers = self._answer(inputs, options)
+            return answers[0] if self.task == "fill-mask" and len(inputs) == 1 else answers
+        if isinstance(inputs, Iterable):
+            return self._stream(inputs, options)
+        raise ValueError(f"{self.task} takes a string, a list of strings or an iterable of them, not "
+                         f"{type(inputs).__name__}")
+
+    def _classification_single(self, text, options):
+        answer = self._answer([text], options)[0]
+        return [answer] if "top_k" not in options else answer  # transformers' own quirk, kept
+
+    def _stream(self, inputs, options):
+        batch = []
+        for item in inputs:
+            batch.append(item)
+            if len(batch) == options.get("batch_size", 8):
+                yield from self._answer(batch, options)
+                batch = []
+        if batch:
+            yield from self._answer(batch, options)
+
+    def _answer(self, inputs: list, options: dict) -> list:
+        texts, pairs = self._texts(inputs)
+        size = options.get("batch_size", 8)
+        answers = []
+        for start in range(0, len(texts), size):
+            some = texts[start:start + size]
+            some_pairs = None if pairs is None else pairs[start:start + size]
+            feed = self.runner.tokenize(some, some_pairs, options.get("truncation", False), options.get("max_length"),
+                                        first=start)
+            out = self.runner.run(feed)
+            answers += self._post(feed, out, options)
+        return answers
+
+    def _texts(self, inputs):
+        texts, pairs = [], []
+        for i, item in enumerate(inputs):
+            if isinstance(item, dict) and self.task == "text-classification":
+                if set(item) - {"text", "text_pair"} or not isinstance(item.get("text"), str) or \
+                        not isinstance(item.get("text_pair", ""), str):
+                    raise ValueError(f"input {i}: a text pair is {{'text': str, 'text_pair': str}}, not "
+                                     f"{sorted(item)}")
+                texts.append(item["text"])
+                pairs.append(item.get("text_pair"))
+            elif isinstance(item, str):
+                texts.append(item)
+                pairs.append(None)
+            else:
+                raise ValueError(f"input {i} is a {type(item).__name__}, not a string"
+                                 + (" or a {'text', 'text_pair'} dict" if self.task == "text-classification" else ""))
+        return texts, pairs
+
+    def _post(self, feed, out, options) -> list:
+        mask = feed["attention_mask"].astype(bool)
+        if self.task == "text-classification":
+            config = self.runner.config
+            function = options.get("function_to_apply") or text_classification.default_function(config)
+            legacy = "top_k" not in options
+            scores = text_classification.scores(out["logits"], function)
+            return [text_classification.labels(config, row, options.get("top_k", 1), legacy) for row in scores]
+        if self.task == "fill-mask":
+            tokenizer = self.runner.tokenizer
+            targets = options.get("targets")
+            ids = None if targets is None else fill_mask.target_ids(tokenizer, targets)
+            answers = []
+            for i, (row, real) in enumerate(zip(feed["input_ids"], mask)):
+                if not (row[real] == tokenizer.mask_token_id).any():
+                    raise ValueError(f"input {i} has no {tokenizer.mask_token}: fill-mask fills a text's masks")
+                answers.append(fill_mask.fill(tokenizer, self.runner.kind, row[real], out["logits"][i][real],
+                                              options.get("top_k", 5), ids))
+            return answers
+        hidden = out["last_hidden_state"]
+        return [[hidden[i][real].tolist()] for i, real in enumerate(mask)]  # [1, tokens, hidden] per text

@@ -1,0 +1,144 @@
+"""paddle_roberta.pipeline against transformers.pipeline on the torch original: the same labels, tokens and sequences,
+scores within 1e-5, on trained-looking models of each family (Chinese WordPiece BERT, byte-level BPE RoBERTa with
+added tokens, SentencePiece XLM-R), in dygraph and through the Paddle Inference export."""
+
+import numpy as np
+import pytest
+from test_users_numbers import PREFIX, SMALL, VOCAB, fine_tune_with_added_tokens, hf_tokenizer
+
+from paddle_roberta import convert, export_inference, pipeline
+from paddle_roberta.dev.synthetic import build_checkpoint
+
+# Scores are probabilities (or logits with function_to_apply="none", a few units at most here): both frameworks run the
+# same float32 math in another order, 1e-6 apart at these sizes; a wrong weight or label order is off by far more.
+ATOL = 1e-5
+LABELS = {"0": "negative", "1": "neutral", "2": "positive"}
+TEXTS = [
+    "这家餐厅的菜很好吃，服务也很周到。", "今天天气不错", "我不喜欢这部电影", "Hello world", "the movie was great",
+    "混合 text 和中文 mixed", "emoji 😀 inside 🎉", "😀", "", "  spaces  around  ", "数字 12345 and 3.14",
+    "A much longer sentence that goes on and on, with commas, clauses, and a few more words for good measure.",
+    "北京是中国的首都。上海是最大的城市。", "covid19 <new_tok> tokens", "UPPER lower MiXeD", "标点！？。，",
+    "tab\tand\nnewline", "naïve café résumé", "ok", "再见",
+    "很长的文本" * 40,  # past the model's 64 positions: truncation=True on both sides
+]
+
+
+def family_dir(tmp_path_factory, family, head):
+    root = tmp_path_factory.mktemp(f"{family}-{head}")
+    src, out = root / "hf", root / "paddle"
+    config = dict(SMALL[family], num_labels=3, id2label=LABELS, label2id={v: int(k) for k, v in LABELS.items()})
+    if family == "roberta":  # a fine-tune with added tokens (two labels)
+        model, tok = fine_tune_with_added_tokens(src, family, head)
+        if head == "ForSequenceClassification":
+            labels = {0: "negative", 1: "positive"}
+            model.config.id2label, model.config.label2id = labels, {v: k for k, v in labels.items()}
+            model.save_pretrained(str(src))
+    else:
+        model = build_checkpoint(str(src), PREFIX[family] + head, config, vocab=VOCAB[family])
+        tok = hf_tokenizer(src, family)
+    convert(src, out, verify=False)
+    return model.eval(), tok, out
+
+
+@pytest.fixture(scope="module", params=["bert", "roberta", "xlm-roberta"])
+def family(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory, family):
+    return family_dir(tmp_path_factory, family, "ForSequenceClassification")
+
+
+def hf_pipeline(task, model, tok):
+    import transformers
+
+    return transformers.pipeline(task, model=model, tokenizer=tok, device="cpu")
+
+
+def assert_same(ours, theirs, where=""):
+    """Equal structures, floats within ATOL, everything else identical."""
+    if isinstance(theirs, dict):
+        assert isinstance(ours, dict) and sorted(ours) == sorted(theirs), f"{where}: keys {ours} vs {theirs}"
+        for k in theirs:
+            assert_same(ours[k], theirs[k], f"{where}.{k}")
+    elif isinstance(theirs, (list, tuple)):
+        assert isinstance(ours, list) and len(ours) == len(theirs), f"{where}: {len(ours)} vs {len(theirs)} items"
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(theirs, float):
+        assert isinstance(ours, float) and abs(ours - theirs) <= ATOL, f"{where}: {ours} vs {theirs}"
+    else:
+        assert ours == theirs, f"{where}: {ours!r} vs {theirs!r}"
+
+
+@pytest.mark.parametrize("options", [{}, {"top_k": 2}, {"top_k": None}, {"function_to_apply": "sigmoid"},
+                                     {"function_to_apply": "none", "top_k": None}])
+def test_text_classification(classifier, paddle_quiet, options):
+    model, tok, out = classifier
+    theirs = hf_pipeline("text-classification", model, tok)
+    ours = pipeline("text-classification", out)
+    cut = dict(truncation=True, max_length=64)
+    assert_same(ours(TEXTS, **cut, **options), theirs(TEXTS, **cut, **options), "batch")
+    assert_same(ours(TEXTS[0], **options), theirs(TEXTS[0], **options), "one text")
+    assert_same(list(ours(iter(TEXTS[:5]), batch_size=2, **options)), theirs(TEXTS[:5], **options), "generator")
+
+
+def test_text_pairs(classifier, paddle_quiet):
+    model, tok, out = classifier
+    pairs = [{"text": a, "text_pair": b} for a, b in zip(TEXTS[:8], TEXTS[8:16])]
+    cut = dict(truncation=True, max_length=64, top_k=None)
+    theirs = hf_pipeline("text-classification", model, tok)
+    assert_same(pipeline("sentiment-analysis", out)(pairs, **cut), theirs(pairs, **cut))
+
+
+def test_fill_mask(tmp_path_factory, family, paddle_quiet):
+    model, tok, out = family_dir(tmp_path_factory, family, "ForMaskedLM")
+    m = tok.mask_token
+    texts = [f"北京是{m}国的首都", f"the {m} of the world", f"{m}", f"emoji 😀 {m} here", f"two {m} masks {m} here",
+             f"混合 {m} mixed", f"{m} at the start", f"at the end {m}", f"UPPER {m} lower", f"标点{m}！"]
+    theirs, ours = hf_pipeline("fill-mask", model, tok), pipeline("fill-mask", out)
+    assert_same(ours(texts), theirs(texts), "batch")
+    assert_same(ours(texts[1], top_k=3), theirs(texts[1], top_k=3), "top_k")
+    targets = [t for t in tok.convert_ids_to_tokens(list(range(10, 20)))]
+    assert_same(ours(texts[1], targets=targets), theirs(texts[1], targets=targets), "targets")
+
+
+def test_feature_extraction(tmp_path_factory, family, paddle_quiet):
+    model, tok, out = family_dir(tmp_path_factory, family, "Model")
+    theirs, ours = hf_pipeline("feature-extraction", model, tok), pipeline("feature-extraction", out)
+    got, want = ours(TEXTS[:10]), theirs(TEXTS[:10])
+    assert [np.shape(g) for g in got] == [np.shape(w) for w in want]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=ATOL, rtol=0)
+
+
+def test_through_the_inference_export(classifier, tmp_path_factory, paddle_quiet):
+    model, tok, out = classifier
+    served = tmp_path_factory.mktemp("served") / "served"
+    export_inference(out, served, verify=False)
+    theirs, ours = hf_pipeline("text-classification", model, tok), pipeline("text-classification", served)
+    cut = dict(truncation=True, max_length=64, top_k=None)
+    assert_same(ours(TEXTS, **cut), theirs(TEXTS, **cut))
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: p([]), "empty list"),
+    (lambda p: p([3]), "input 0 is a int"),
+    (lambda p: p("x", top_k=0), "top_k must be a positive integer"),
+    (lambda p: p("x", topk=1), "'topk' is not an option"),
+    (lambda p: p("x", function_to_apply="relu"), "function_to_apply must be one of"),
+    (lambda p: p(["很长的文本" * 40]), "pass truncation=True"),
+    (lambda p: p([{"text": "a", "pair": "b"}]), "a text pair is"),
+])
+def test_bad_input_is_one_line(classifier, paddle_quiet, call, message):
+    with pytest.raises(ValueError) as e:
+        call(pipeline("text-classification", classifier[2]))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_wrong_task_for_the_model(classifier, paddle_quiet):
+    with pytest.raises(ValueError, match="fill-mask needs a .*ForMaskedLM"):
+        pipeline("fill-mask", classifier[2])
+    with pytest.raises(ValueError, match="is not one of"):
+        pipeline("summarization", classifier[2])
