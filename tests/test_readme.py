@@ -28,7 +28,8 @@ RUNNERS = {"sh": ["bash", "-e", "-c"], "python": [sys.executable, "-c"]}
 
 
 DOCS = ["README.md", "docs/cli.md", "docs/serving.md", "docs/sentence-transformers.md", "docs/architecture.md",
-        "docs/support.md", "docs/parity.md", "bench/README.md", "docs/safety.md", "docs/differences.md"]
+        "docs/support.md", "docs/parity.md", "bench/README.md", "docs/safety.md", "docs/differences.md",
+        "docs/pipelines.md"]
 
 
 def blocks():

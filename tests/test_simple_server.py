@@ -96,16 +96,21 @@ def classifier(tmp_path_factory, paddle_quiet):
     server.close()
 
 
-def _want_labels(src, texts):
-    _, out = _torch_outputs(str(src), texts)
-    probs = out.logits.softmax(-1).numpy()
-    return probs.argmax(-1).tolist(), probs.max(-1)
+def _want(src, texts, max_length=64, **options):
+    """What transformers' own pipeline answers on the torch original (the route's answer must be the same)."""
+    import transformers
+
+    pipe = transformers.pipeline("text-classification", model=str(src), device="cpu")
+    return pipe(texts, truncation=True, max_length=max_length, **options)
+
+
+def _same(result, want):
+    assert [a["label"] for a in result] == [w["label"] for w in want], (result, want)
+    np.testing.assert_allclose([a["score"] for a in result], [w["score"] for w in want], rtol=0, atol=1e-5)
 
 
 def _check(result, src, texts):
-    labels, confidence = _want_labels(src, texts)
-    assert result["label"] == labels, (result, labels)
-    np.testing.assert_allclose(result["confidence"], confidence, rtol=0, atol=1e-5)
+    _same(result, _want(src, texts))
 
 
 def test_single_batched_empty_and_over_long_texts_get_torch_labels(classifier):
@@ -119,10 +124,11 @@ def test_single_batched_empty_and_over_long_texts_get_torch_labels(classifier):
     _check(r.json()["result"], src, texts)
     r = server.post({"data": {"text": TEXTS[:3]}, "parameters": {"max_seq_len": 5}})
     assert r.status_code == 200, r.text
-    labels, confidence = (lambda o: (o.logits.softmax(-1).argmax(-1).tolist(), o.logits.softmax(-1).max(-1).values.numpy()))(
-        _torch_outputs(str(src), TEXTS[:3], max_length=5)[1])
-    assert r.json()["result"]["label"] == labels
-    np.testing.assert_allclose(r.json()["result"]["confidence"], confidence, rtol=0, atol=1e-5)
+    _same(r.json()["result"], _want(src, TEXTS[:3], max_length=5))
+    r = server.post({"data": {"text": TEXTS[:3]}, "parameters": {"top_k": None, "function_to_apply": "sigmoid"}})
+    assert r.status_code == 200, r.text
+    for got, want in zip(r.json()["result"], _want(src, TEXTS[:3], top_k=None, function_to_apply="sigmoid")):
+        _same(got, want)
 
 
 def test_eight_concurrent_clients_with_mixed_lengths(classifier):
@@ -149,13 +155,10 @@ def test_eight_concurrent_clients_with_mixed_lengths(classifier):
     assert not errors, errors
     assert len(answers) == 48
     every = sorted({t for texts in (t for c in requests_of for t in c) for t in texts})
-    labels, confidence = _want_labels(src, every)
-    want = {t: (label, conf) for t, label, conf in zip(every, labels, confidence)}
+    want = dict(zip(every, _want(src, every)))
     for (c, k), (status, body) in answers.items():
         assert status == 200, body
-        texts = requests_of[c][k]
-        assert body["result"]["label"] == [want[t][0] for t in texts], (c, k)
-        np.testing.assert_allclose(body["result"]["confidence"], [want[t][1] for t in texts], rtol=0, atol=1e-5)
+        _same(body["result"], [want[t] for t in requests_of[c][k]])
 
 
 @pytest.mark.parametrize("body,message", [
@@ -172,6 +175,8 @@ def test_eight_concurrent_clients_with_mixed_lengths(classifier):
     ({"data": ["a"]}, "data must be an object"),
     ({"data": {"text": ["a long enough text"]}, "parameters": {"max_seq_len": 2}}, "max_seq_len must be at least 3"),
     ({"data": {"text": ["a"], "text_pair": ["b"]}, "parameters": {"max_seq_len": 5}}, "max_seq_len must be at least 6"),
+    ({"data": {"text": "a"}, "parameters": {"top_k": 0}}, "parameters.top_k must be a positive integer or null"),
+    ({"data": {"text": "a"}, "parameters": {"function_to_apply": "relu"}}, "function_to_apply must be one of"),
 ])
 def test_a_bad_request_gets_a_4xx_with_a_message_and_the_server_lives(classifier, body, message):
     src, _, server = classifier

@@ -10,7 +10,8 @@ from ..files.templates import render
 
 # The SimpleServer post handler for each head (simple_server.py); other heads get every output by name.
 POST_HANDLERS = {
-    "ForSequenceClassification": ("paddlenlp.server", "MultiClassificationPostHandler"),
+    # PaddleNLP's MultiClassificationPostHandler answers label ids only: ours names them, as transformers' pipeline
+    "ForSequenceClassification": ("paddle_roberta.serving.simple_server", "TextClassificationPostHandler"),
     "ForTokenClassification": ("paddle_roberta.serving.simple_server", "TokenClassificationPostHandler"),
     "ForQuestionAnswering": ("paddle_roberta.serving.simple_server", "QuestionAnsweringPostHandler"),
     "Model": ("paddle_roberta.serving.simple_server", "EmbeddingPostHandler"),

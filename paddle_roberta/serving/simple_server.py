@@ -1,12 +1,11 @@
 """Handlers that serve an export with PaddleNLP's ``SimpleServer`` (``paddlenlp server app:app``).
 
     from paddlenlp import SimpleServer
-    from paddlenlp.server import MultiClassificationPostHandler
-    from paddle_roberta.serving.simple_server import ModelHandler
+    from paddle_roberta.serving.simple_server import ModelHandler, TextClassificationPostHandler
 
     app = SimpleServer()
     app.register("models/cls", model_path="served", tokenizer_name="served",
-                 model_handler=ModelHandler, post_handler=MultiClassificationPostHandler)
+                 model_handler=ModelHandler, post_handler=TextClassificationPostHandler)
 
 The export keeps its static graph where SimpleServer's predictor looks (``auto_static/inference.json``).
 PaddleNLP's stock ``CustomModelHandler`` cannot drive it: it feeds ``input_ids`` and ``token_type_ids`` to
@@ -45,6 +44,7 @@ from fastapi import HTTPException
 from paddlenlp.server import predictor as server_predictor  # noqa: I001 -- patched below
 from paddlenlp.server.handlers import BaseModelHandler, BasePostHandler
 
+from ..tasks import text_classification
 from .predictor import INFERENCE_JSON, Predictor
 
 DEFAULT_BATCH = 8
@@ -182,8 +182,10 @@ class ModelHandler(BaseModelHandler):
         head_outputs = [n for n in ours.output_names if n not in ("last_hidden_state", "pooler_output")]
         if head_outputs:
             answer["logits"] = answer[head_outputs[0]]
+        config = _config(ours.path)
         answer.update(tokens=tokens, special=special, segment=segment, head=ours.spec["head"],
-                      id2label=_id2label(ours.path))
+                      id2label={int(k): v for k, v in (config.get("id2label") or {}).items()},
+                      problem_type=config.get("problem_type"))
         return answer
 
 
@@ -222,16 +224,40 @@ def _sentence_embeddings(ours, tokenizer, texts, pairs, parameters):
     return {"sentence_embedding": vectors.tolist(), "head": "SentenceEmbedding", "dimension": pipeline.dimension}
 
 
-def _id2label(path):
+def _config(path) -> dict:
     with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-        labels = json.load(f).get("id2label") or {}
-    return {int(k): v for k, v in labels.items()} if isinstance(labels, dict) else {}
+        config = json.load(f)
+    if not isinstance(config.get("id2label"), dict):
+        config["id2label"] = {}
+    return config
 
 
 def _softmax(x):
     x = np.asarray(x, dtype=np.float64)
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
+
+
+class TextClassificationPostHandler(BasePostHandler):
+    """Sequence classification: ``result`` is what ``transformers.pipeline("text-classification")`` returns for the
+    texts: one ``{"label", "score"}`` per text, labels named by ``id2label``; with ``parameters.top_k`` (an integer,
+    or null for every label) a list per text, best first; ``parameters.function_to_apply`` softmax, sigmoid or none
+    (default: as transformers chooses it from ``problem_type`` and the number of labels)."""
+
+    @classmethod
+    def process(cls, data, parameters):
+        parameters = parameters if isinstance(parameters, dict) else {}
+        top_k = parameters.get("top_k", 1)
+        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
+            raise _bad(f"parameters.top_k must be a positive integer or null, not {json.dumps(top_k)[:60]}")
+        function = parameters.get("function_to_apply")
+        if function is not None and function not in text_classification.FUNCTIONS:
+            raise _bad(f"parameters.function_to_apply must be one of {', '.join(text_classification.FUNCTIONS)}, "
+                       f"not {json.dumps(function)[:60]}")
+        config = {"id2label": data.get("id2label") or {}, "problem_type": data.get("problem_type")}
+        rows = text_classification.scores(np.asarray(data["logits"], np.float32).reshape(len(data["logits"]), -1),
+                                          function or text_classification.default_function(config))
+        return [text_classification.labels(config, row, top_k, "top_k" not in parameters) for row in rows]
 
 
 class TokenClassificationPostHandler(BasePostHandler):
@@ -298,4 +324,4 @@ class OutputsPostHandler(BasePostHandler):
 
     @classmethod
     def process(cls, data, parameters):
-        return {k: v for k, v in data.items() if k not in ("head", "id2label", "special", "segment")}
+        return {k: v for k, v in data.items() if k not in ("head", "id2label", "problem_type", "special", "segment")}
