@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tokenizer.kind import SENTENCEPIECE
-
 
 def target_ids(tokenizer, targets) -> np.ndarray:
     """The vocabulary ids of ``targets`` (a word outside the vocabulary: its first token, as transformers does)."""
@@ -24,23 +22,7 @@ def target_ids(tokenizer, targets) -> np.ndarray:
     return np.array(list(set(ids)))
 
 
-def decode(tokenizer, kind: str, ids: list, skip_special_tokens: bool = False) -> str:
-    """Text of ``ids`` as transformers' fast tokenizer decodes it. PaddleNLP's ``decode`` cleans up spaces unless told
-    (transformers only where the tokenizer says so), and its XLMRobertaTokenizer strips the whole string, where the
-    tokenizers library's Metaspace decoder, which transformers runs, takes the space off the first token only
-    (hand-written here for that one rule)."""
-    clean = bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))
-    if kind != SENTENCEPIECE:
-        return tokenizer.decode(ids, skip_special_tokens=skip_special_tokens, clean_up_tokenization_spaces=clean)
-    special = set(tokenizer.all_special_ids) if skip_special_tokens else set()
-    pieces = [tokenizer.convert_ids_to_tokens(i).replace("\u2581", " ") for i in ids if i not in special]
-    if pieces and pieces[0].startswith(" "):
-        pieces[0] = pieces[0][1:]
-    text = "".join(pieces)
-    return tokenizer.clean_up_tokenization(text) if clean else text
-
-
-def fill(tokenizer, kind: str, input_ids: np.ndarray, logits: np.ndarray, top_k: int, targets: np.ndarray | None):
+def fill(tokenizer, input_ids: np.ndarray, logits: np.ndarray, top_k: int, targets: np.ndarray | None):
     """One text's answer: a list of predictions for its one mask, or a list of such lists for several."""
     masks = np.flatnonzero(input_ids == tokenizer.mask_token_id)
     rows = logits[masks].astype(np.float32)
@@ -59,7 +41,7 @@ def fill(tokenizer, kind: str, input_ids: np.ndarray, logits: np.ndarray, top_k:
             ids = input_ids.copy()
             ids[masks[i]] = token
             ids = ids[ids != tokenizer.pad_token_id]
-            answers.append({"score": float(row[j]), "token": token, "token_str": decode(tokenizer, kind, [token]),
-                            "sequence": decode(tokenizer, kind, ids.tolist(), skip_special_tokens=single)})
+            answers.append({"score": float(row[j]), "token": token, "token_str": tokenizer.decode([token]),
+                            "sequence": tokenizer.decode(ids.tolist(), skip_special_tokens=single)})
         result.append(answers)
     return result[0] if single else result

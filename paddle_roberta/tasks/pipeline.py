@@ -6,7 +6,8 @@ for the same inputs and options, from a converted directory (dygraph) or a Paddl
     classify("这家餐厅很好吃")                  # [{"label": "positive", "score": 0.98}]
     classify(["…", "…"], top_k=None)           # every label of each text, best first
 
-Tasks: ``text-classification`` (``sentiment-analysis``), ``fill-mask``, ``feature-extraction``. A string gives one
+Tasks: ``text-classification`` (``sentiment-analysis``), ``fill-mask``, ``feature-extraction``,
+``token-classification`` (``ner``). A string gives one
 answer, a list a list, any other iterable (a generator, a dataset's column) a generator of answers, run in batches
 of ``batch_size``. Bad input or an unknown option is a one-line ``ValueError``.
 """
@@ -16,15 +17,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from . import fill_mask, text_classification
+from . import fill_mask, text_classification, token_classification
 from .runners import open_runner
 
-HEADS = {"text-classification": "ForSequenceClassification", "fill-mask": "ForMaskedLM", "feature-extraction": "Model"}
-ALIASES = {"sentiment-analysis": "text-classification"}
+HEADS = {"text-classification": "ForSequenceClassification", "fill-mask": "ForMaskedLM", "feature-extraction": "Model",
+         "token-classification": "ForTokenClassification"}
+ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 OPTIONS = {  # each task's call options besides batch_size, truncation and max_length
     "text-classification": ("top_k", "function_to_apply"),
     "fill-mask": ("top_k", "targets"),
     "feature-extraction": (),
+    "token-classification": ("aggregation_strategy", "ignore_labels"),
 }
 COMMON = ("batch_size", "truncation", "max_length")
 
@@ -64,6 +67,9 @@ class Pipeline:
             if key == "function_to_apply" and value not in text_classification.FUNCTIONS:
                 raise ValueError(f"function_to_apply must be one of {', '.join(text_classification.FUNCTIONS)}, "
                                  f"not {value!r}")
+            if key == "aggregation_strategy" and value not in token_classification.STRATEGIES:
+                raise ValueError(f"aggregation_strategy must be one of {', '.join(token_classification.STRATEGIES)}, "
+                                 f"not {value!r}")
         return options
 
     def __call__(self, inputs, **options):
@@ -102,10 +108,14 @@ class Pipeline:
         for start in range(0, len(texts), size):
             some = texts[start:start + size]
             some_pairs = None if pairs is None else pairs[start:start + size]
-            feed = self.runner.tokenize(some, some_pairs, options.get("truncation", False), options.get("max_length"),
-                                        first=start)
+            # token classification truncates at the tokenizer's length unless told, as transformers' does
+            truncation = options.get("truncation", self.task == "token-classification")
+            extra = {"return_offsets_mapping": True, "return_special_tokens_mask": True} \
+                if self.task == "token-classification" else {}
+            feed, encodings = self.runner.tokenize(some, some_pairs, truncation, options.get("max_length"),
+                                                   first=start, **extra)
             out = self.runner.run(feed)
-            answers += self._post(feed, out, options)
+            answers += self._post(feed, out, options, some, encodings)
         return answers
 
     def _texts(self, inputs):
@@ -126,7 +136,7 @@ class Pipeline:
                                  + (" or a {'text', 'text_pair'} dict" if self.task == "text-classification" else ""))
         return texts, pairs
 
-    def _post(self, feed, out, options) -> list:
+    def _post(self, feed, out, options, texts, encodings) -> list:
         mask = feed["attention_mask"].astype(bool)
         if self.task == "text-classification":
             config = self.runner.config
@@ -142,8 +152,14 @@ class Pipeline:
             for i, (row, real) in enumerate(zip(feed["input_ids"], mask)):
                 if not (row[real] == tokenizer.mask_token_id).any():
                     raise ValueError(f"input {i} has no {tokenizer.mask_token}: fill-mask fills a text's masks")
-                answers.append(fill_mask.fill(tokenizer, self.runner.kind, row[real], out["logits"][i][real],
-                                              options.get("top_k", 5), ids))
+                answers.append(fill_mask.fill(tokenizer, row[real], out["logits"][i][real], options.get("top_k", 5),
+                                              ids))
             return answers
+        if self.task == "token-classification":
+            id2label = {int(k): v for k, v in (self.runner.config.get("id2label") or {}).items()}
+            return [token_classification.entities(self.runner.tokenizer, id2label, text, enc, out["logits"][i],
+                                                  options.get("aggregation_strategy", "none"),
+                                                  options.get("ignore_labels"))
+                    for i, (text, enc) in enumerate(zip(texts, encodings))]
         hidden = out["last_hidden_state"]
         return [[hidden[i][real].tolist()] for i, real in enumerate(mask)]  # [1, tokens, hidden] per text

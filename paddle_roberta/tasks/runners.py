@@ -1,7 +1,6 @@
 """What a task pipeline runs: a converted directory in Paddle's dygraph mode, or a Paddle Inference export through
-``serving.Predictor``. Both take the same tokenizer output (PaddleNLP's tokenizer beside the model, with the
-attention mask) and give numpy outputs by name: ``logits``, ``start_logits``/``end_logits``,
-``last_hidden_state``/``pooler_output``."""
+``serving.Predictor``. Both take the same tokenizer output (``text.fast_tokenizer``, with the attention mask) and
+give numpy outputs by name: ``logits``, ``start_logits``/``end_logits``, ``last_hidden_state``/``pooler_output``."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from ..errors import ConversionError
 from ..families.tables import find_class
 from ..loading import dygraph_here, load
 from ..serving.predictor import INFERENCE_JSON, Predictor
-from ..tokenizer.kind import tokenizer_kind
+from .text import fast_tokenizer
 
 # what a PaddleNLP model returns positionally, by head, when it is not given return_dict
 OUTPUT_NAMES = {"Model": ("last_hidden_state", "pooler_output"), "ForQuestionAnswering": ("start_logits", "end_logits")}
@@ -32,36 +31,36 @@ class Runner:
         if found is None:
             raise ConversionError(f"{path}: {self.config['architectures'][0]} is not a class this tool converts")
         self.family, self.head = found
-        self.kind = tokenizer_kind(path)  # wordpiece, bpe or sentencepiece: how its text is decoded
+        self.tokenizer = fast_tokenizer(path)
 
-    def tokenize(self, texts, pairs=None, truncation=False, max_length=None, first=0) -> dict:
-        """Padded inputs with the attention mask; ``first``: the index of ``texts[0]`` in the call, for messages.
-        Each text is encoded on its own, as transformers' pipelines do (an empty ``text_pair`` is no pair there,
-        where a batch call of PaddleNLP's tokenizer would add a second separator), then padded on the right."""
+    def tokenize(self, texts, pairs=None, truncation=False, max_length=None, first=0, **extra) -> tuple:
+        """(feed, encodings): the padded inputs with the attention mask, and each text's own encoding (``extra``:
+        ``return_offsets_mapping`` and the like). Each text is encoded on its own, as transformers' pipelines do (an
+        empty ``text_pair`` is no pair there), then padded on the right; ``first``: the index of ``texts[0]`` in the
+        call, for messages."""
         limit = min(max_length or self.max_length, self.max_length)
         cut = {"truncation": True, "max_length": limit} if truncation else {}
         rows = []
         for i, text in enumerate(texts):
             pair = pairs[i] if pairs is not None and pairs[i] else None
-            enc = self.tokenizer(text, pair, return_attention_mask=True, return_token_type_ids=True, **cut)
+            enc = self.tokenizer(text, pair, return_attention_mask=True, **cut, **extra)
             if len(enc["input_ids"]) > self.max_length:  # past the position table: transformers' model fails too
                 raise ValueError(f"input {first + i} is {len(enc['input_ids'])} tokens; the model reads at most "
                                  f"{self.max_length}: pass truncation=True to cut it")
             rows.append(enc)
         width = max(len(r["input_ids"]) for r in rows)
-        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.config["pad_token_id"]
-        pad = {"input_ids": pad_id, "attention_mask": 0, "token_type_ids": 0}
-        return {name: np.array([list(r[name]) + [pad[name]] * (width - len(r[name])) for r in rows], dtype=np.int64)
-                for name in self.input_names}
+        pad = {"input_ids": self.tokenizer.pad_token_id, "attention_mask": 0, "token_type_ids": 0}
+        feed = {name: np.array([list(r[name]) + [pad[name]] * (width - len(r[name])) for r in rows], dtype=np.int64)
+                for name in self.input_names if name in rows[0]}
+        if "token_type_ids" in self.input_names and "token_type_ids" not in feed:
+            feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
+        return feed, rows
 
 
 class Dygraph(Runner):
     def __init__(self, path: str):
         super().__init__(path)
-        import paddlenlp.transformers as pt
-
         self.model = load(path)
-        self.tokenizer = pt.AutoTokenizer.from_pretrained(path)
         self.max_length = self.family.positions(self.config["max_position_embeddings"], self.config["pad_token_id"])
         self.input_names = ["input_ids", "attention_mask"] + (["token_type_ids"] if self.family.token_types else [])
 
@@ -80,7 +79,6 @@ class Exported(Runner):
     def __init__(self, path: str):
         super().__init__(path)
         self.predictor = Predictor(path)
-        self.tokenizer = self.predictor.tokenizer
         self.max_length = self.predictor.spec["max_length"]
         self.input_names = self.predictor.input_names
 
