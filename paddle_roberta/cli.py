@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import signal
@@ -46,10 +47,33 @@ def _common_parsers() -> tuple:
     return every, tolerance, writes
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's refusals as one line (its own print the whole usage first), with the closest option for a
+    misspelt one, and unknown arguments reported by the command they were given to."""
+
+    def error(self, message):
+        words = message.split()
+        if message.startswith("unrecognized arguments:"):
+            options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+            close = [difflib.get_close_matches(w.split("=")[0], options, n=1) for w in words[2:] if w.startswith("-")]
+            close = [c[0] for c in close if c]
+            if close:
+                message += f" (did you mean {close[0]}?)"
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+    def parse_args(self, args=None, namespace=None):
+        args, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+            owner = commands.choices.get(getattr(args, "command", None), self) if commands else self
+            owner.error(f"unrecognized arguments: {' '.join(extras)}")
+        return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     about = ("Convert Hugging Face BERT/RoBERTa/XLM-RoBERTa checkpoints into PaddleNLP directories and export them "
              "back, every path verified.")
-    parser = argparse.ArgumentParser(prog="paddle-roberta", description=about)
+    parser = _Parser(prog="paddle-roberta", description=about)
     parser.add_argument("--debug", action="store_true", help="show the Python traceback on errors")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,12 +179,12 @@ def _frameworks_first(args) -> None:
 
 def _preflight(args) -> None:
     if args.command == "convert":
-        preflight.convert(args.src, args.out, args.overwrite, args.head)
+        preflight.convert(args.src, args.out, args.overwrite, args.head, args.weights)
     elif args.command == "export":
         if args.source and args.to != "inference":
             raise UsageError("--source is for --to inference (export --to huggingface verifies against the PaddleNLP "
                              "input)")
-        preflight.export(args.paddle_dir, args.dest, args.overwrite, args.source)
+        preflight.export(args.paddle_dir, args.dest, args.overwrite, args.source, args.weights)
     elif args.command == "verify":
         preflight.verify(args.src, args.out)
         if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):

@@ -75,7 +75,7 @@ def convert(src, out, **options) -> Result:
     opts = Options(**options)
     opts.check()
     out = os.path.abspath(os.fspath(out))
-    preflight.convert(os.fspath(src), out, opts.overwrite, opts.head)
+    preflight.convert(os.fspath(src), out, opts.overwrite, opts.head, opts.weights)
     verify, not_verified = verify_policy(opts.verify)
     # verification's torch side imports and loads in a helper process meanwhile (parity/torch_side.py)
     with torch_helper() if verify else nullcontext() as helper:
@@ -123,7 +123,7 @@ def _convert(src, out, opts: Options, not_verified: str, helper) -> Result:
         if not_verified:
             plan.notes.append(f"not verified: {not_verified}")
         elif opts.verify is False:
-            plan.notes.append("not verified (--no-verify): `paddle-roberta verify SRC OUT` checks it later")
+            plan.notes.append(f"not verified (--no-verify): `paddle-roberta verify {src} {out}` checks it later")
         with building(out, opts.overwrite) as tmp:
             weights_name, writer_cls = WRITERS[format]
             report_stage("converting", f"converting {len(plan.entries)} tensors to {plan.paddle_class} ({format}, "

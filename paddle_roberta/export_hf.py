@@ -43,7 +43,7 @@ def export(paddle_dir, dest, *, to="huggingface", overwrite=False, verify=None, 
     report_stage = reporter(progress, on_stage)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
-    preflight.export(src, dest, overwrite, None)
+    preflight.export(src, dest, overwrite, None, weights)
     report_stage("reading", f"reading {src}")
     config_path = os.path.join(src, "config.json")
     config = read_config(config_path)

@@ -39,7 +39,7 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
     report_stage = reporter(progress, on_stage)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
-    preflight.export(src, dest, overwrite, None if source is None else os.fspath(source))
+    preflight.export(src, dest, overwrite, None if source is None else os.fspath(source), weights)
     config_path = os.path.join(src, "config.json")
     config = read_config(config_path)
     fam, head = paddle_family_and_head(config, config_path)

@@ -12,14 +12,16 @@ import os
 from .errors import ConversionError, UsageError
 from .families.config import size_difference
 from .families.detect import written_by_transformers
+from .families.tables import FAMILIES, find_class
 from .files.hub import looks_like_repo_id, resolve_repo_id
 from .files.output_dir import MARKER, check_output
 from .files.source import read_json_object
+from .files.weight_files import HF_FORMATS, PADDLE_FORMATS, named
 from .sentence.modules import check_layout, is_sentence_transformers, missing_modules
 from .serving.predictor import INFERENCE_JSON
 
 
-def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
+def convert(src: str, out: str, overwrite: bool, head: str | None, weights: str | None = None) -> None:
     if not os.path.exists(src) and looks_like_repo_id(src):  # a hub id: found in the cache or downloaded now
         src = _usage(resolve_repo_id, src)
     config = _config(src, "SRC", "a Hugging Face model directory (config.json and the weights) or a hub id")
@@ -32,6 +34,12 @@ def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
     if kind == "inference":
         raise UsageError(f"{src}: a Paddle Inference export (inference.json), not a Hugging Face model: serve it "
                          "(paddle_roberta.serving.Predictor); to convert, give the Hugging Face original")
+    if head is not None and find_class(head) is None and not any(head in f.heads for f in FAMILIES.values()):
+        examples = ", ".join(f.heads["ForMaskedLM"].paddle_class for f in FAMILIES.values())
+        raise UsageError(f"--head {head}: not a class this tool converts (a PaddleNLP or transformers class name such "
+                         f"as {examples}, or a head such as ForSequenceClassification)")
+    if weights is not None:
+        _usage(named, src, HF_FORMATS, weights)
     if is_sentence_transformers(src):
         _usage(check_layout, src)
         missing = missing_modules(src)
@@ -43,7 +51,7 @@ def convert(src: str, out: str, overwrite: bool, head: str | None) -> None:
     _usage(check_output, out, src, overwrite)
 
 
-def export(paddle_dir: str, dest: str, overwrite: bool, source: str | None) -> None:
+def export(paddle_dir: str, dest: str, overwrite: bool, source: str | None, weights: str | None = None) -> None:
     config = _config(paddle_dir, "PADDLE_DIR", "a PaddleNLP model directory (one convert wrote, or save_pretrained)")
     kind = directory_kind(paddle_dir, config)
     if kind == "huggingface":
@@ -53,6 +61,8 @@ def export(paddle_dir: str, dest: str, overwrite: bool, source: str | None) -> N
         origin = _marker_source(paddle_dir)
         raise UsageError(f"{paddle_dir}: a Paddle Inference export (inference.json), not a PaddleNLP model directory; "
                          f"export from the PaddleNLP directory it was made from{f' ({origin})' if origin else ''}")
+    if weights is not None:
+        _usage(named, paddle_dir, PADDLE_FORMATS, weights)
     if source is not None:
         src_config = _config(source, "--source", "the Hugging Face directory PADDLE_DIR was converted from")
         if directory_kind(source, src_config) in ("paddle", "inference"):

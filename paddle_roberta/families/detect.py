@@ -91,7 +91,7 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
     # the head config.json names, when the decided family's table reads the same tensors for it
     if declared_head in fam.heads and fam.heads[declared_head].rows == tables.FAMILIES[declared].heads[declared_head].rows:
         return fam, declared_head
-    head, others = _head_from_tensors(fam, canonical, names_shapes)
+    head, others = head_from_tensors(fam, canonical, names_shapes)
     if declared_head is not None and head != declared_head:  # a head of another family on a BERT-structured body
         raise ConversionError(
             f"{config_path}: {arch} on a {family}-structured checkpoint: its head tensors fit no PaddleNLP "
@@ -156,7 +156,7 @@ def _family_from_evidence(canonical, names_shapes, tokenizer_kind, config, confi
     return family
 
 
-def _head_from_tensors(fam, canonical, names_shapes) -> tuple:
+def head_from_tensors(fam, canonical, names_shapes) -> tuple:
     """(head, other heads that fit) for a checkpoint whose config.json names no head: the heads of ``fam``
     whose every head tensor is present with a fitting shape; of those, the one that uses the most tensors (so
     nothing trained is dropped), then the one whose pooler matches (HF's token classification, QA and LM heads

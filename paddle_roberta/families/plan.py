@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConversionError
 from . import tables
-from .detect import family_and_head, hf_names, paddle_family_and_head, source_prefix
+from .detect import family_and_head, head_from_tensors, hf_names, paddle_family_and_head, source_prefix
 from .tables import T
 
 OLD_LAYER_NORM_NAMES = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"}
@@ -77,7 +77,7 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, fami
         present = tuple(canonical[s] for s in row.hf if s in canonical)
         if not present:
             raise ConversionError(f"tensor {row.hf[0]} is missing from the checkpoint "
-                                  f"({fam.paddle_class(head)} needs it)")
+                                  f"({fam.paddle_class(head)} needs it){_held_head(fam, head, canonical, names_shapes)}")
         entries.append(_entry(row.paddle, present, row, dims, names_shapes, config_path))
 
     # Every output carries a pooler, so that AutoModel (a bare model with a pooler) never starts
@@ -220,6 +220,17 @@ def _entry(dst, srcs, row, dims, names_shapes, config_path, to_hf=False):
             raise ConversionError(f"tensor {s} has shape {list(got)}, but {config_path} implies {list(want)}")
     shape = hf_shape if to_hf else (hf_shape[::-1] if transpose else hf_shape)
     return Entry(dst, srcs, transpose, shape, tied_by="transformers" if to_hf else "PaddleNLP")
+
+
+def _held_head(fam, head, canonical, names_shapes) -> str:
+    """For a head the tensors do not hold (often one asked with --head): what they do hold, as advice."""
+    try:
+        held, _ = head_from_tensors(fam, canonical, names_shapes)
+    except ConversionError:
+        return ""
+    if held == head:
+        return ""
+    return f"; its tensors hold {fam.paddle_class(held)}: pass --head {fam.paddle_class(held)}, or leave --head out"
 
 
 def _canonical_names(names_shapes) -> dict:

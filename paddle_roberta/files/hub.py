@@ -48,5 +48,7 @@ def resolve_repo_id(repo_id: str) -> str:
     except Exception as e:  # network, auth, missing repo: huggingface_hub's many error kinds
         raise ConversionError(f"{repo_id}: cannot be fetched from the hub ({str(e).splitlines()[0][:200]})") from None
     where = constants.HF_HUB_CACHE
-    offline = " and HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else ""
-    raise ConversionError(f"{repo_id}: not a local directory, not in the Hugging Face cache at {where}{offline}")
+    tried = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else "the hub could not be reached or has no such model"
+    raise ConversionError(f"{repo_id}: not a local directory, not in the Hugging Face cache at {where}, and {tried}: "
+                          "check the path, or fetch the model where there is a network (`huggingface-cli download "
+                          f"{repo_id}`) and point HF_HOME at that cache")

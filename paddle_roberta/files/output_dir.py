@@ -57,6 +57,10 @@ def check_output(out: str, source_path: str, overwrite: bool) -> None:
     if not os.path.lexists(out):
         return
     if not overwrite:
+        # --overwrite replaces only what this tool wrote: where it would refuse too, say so now, not one retry later
+        # (whether the files changed since is left to --overwrite: that check reads them all)
+        if os.path.islink(out) or not os.path.isdir(out) or (os.listdir(out) and not written_by_us(out)):
+            raise ConversionError(f"{out}: already exists, and paddle-roberta did not write it: pick another OUT")
         raise ConversionError(f"{out}: already exists (pass --overwrite to replace it)")
     _check_replaceable(out)
 

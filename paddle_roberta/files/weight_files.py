@@ -50,17 +50,27 @@ def present_formats(folder: str, formats) -> list:
     return found
 
 
+def named(folder: str, formats, weights: str) -> tuple:
+    """``(path, kind)`` of the weights file ``weights`` names (a path, or a file name in ``folder``); a one-line
+    ConversionError naming the files ``folder`` has when it is none of them (decided before any framework loads)."""
+    found = present_formats(folder, formats)
+    path = weights if os.path.isabs(weights) or os.path.dirname(weights) else os.path.join(folder, weights)
+    match = [f for f in found if os.path.samefile(f[0], path)] if os.path.exists(path) else []
+    if not match:
+        names = ", ".join(os.path.basename(f[0]) for f in found) or "none"
+        raise ConversionError(f"{weights}: not a weights file of {folder} (it has: {names}); pass one of those to "
+                              "--weights, or leave --weights out")
+    return match[0]
+
+
 def choose(folder: str, formats, weights=None, notes=None) -> tuple:
     """``(path, kind)`` of the weights to read in ``folder``: ``weights`` when given (a path or a file name in
     ``folder``), else the only format present, else the preferred one after checking that the others hold the same
     tensors. None when there is none. Notes what was chosen on ``notes`` when there was a choice."""
     found = present_formats(folder, formats)
     if weights is not None:
-        path = weights if os.path.isabs(weights) or os.path.dirname(weights) else os.path.join(folder, weights)
-        match = [f for f in found if os.path.samefile(f[0], path)] if os.path.exists(path) else []
-        if not match:
-            names = ", ".join(os.path.basename(f[0]) for f in found) or "none"
-            raise ConversionError(f"{weights}: not a weights file of {folder} (it has: {names})")
+        match = [named(folder, formats, weights)]
+        path = match[0][0]
         if notes is not None and len(found) > 1:
             notes.append(f"weights: read {os.path.basename(path)} (--weights); "
                          f"{', '.join(os.path.basename(f[0]) for f in found if f is not match[0])} ignored")
