@@ -29,7 +29,7 @@ NER = {"0": "O", "1": "B-PER", "2": "I-PER", "3": "B-LOC", "4": "I-LOC"}
 def family_dir(tmp_path_factory, family, head):
     root = tmp_path_factory.mktemp(f"{family}-{head}")
     src, out = root / "hf", root / "paddle"
-    labels = NER if head == "ForTokenClassification" else LABELS
+    labels = {"ForTokenClassification": NER, "ForQuestionAnswering": {"0": "LABEL_0", "1": "LABEL_1"}}.get(head, LABELS)
     config = dict(SMALL[family], num_labels=len(labels), id2label=labels,
                   label2id={v: int(k) for k, v in labels.items()})
     if family == "roberta":  # a fine-tune with added tokens (two labels)
@@ -129,6 +129,33 @@ def ner_dirs(tmp_path_factory, family):
         tok.model_max_length = 64  # as a hub tokenizer says its model's length (512): the NER pipeline truncates there
         _NER[family] = model, tok, out
     return _NER[family]
+
+
+QUESTIONS = [("北京是哪国的首都？", "北京是中国的首都。上海是最大的城市，有很多人口。"),
+             ("Where is the capital?", "The capital is Beijing, a large city in the north of China."),
+             ("emoji 😀?", "an emoji 😀 inside 🎉 a context with mixed 中文 text"),
+             ("long?", " ".join(TEXTS[:12]) * 2),  # past one window: split with doc_stride
+             ("covid19 <new_tok>?", "tokens covid19 and <new_tok> appear here")]
+
+
+@pytest.mark.parametrize("options", [{}, {"top_k": 3}, {"handle_impossible_answer": True}, {"max_answer_len": 3},
+                                     {"align_to_words": False, "top_k": 2}, {"doc_stride": 16}])
+def test_question_answering(tmp_path_factory, family, paddle_quiet, options):
+    model, tok, out = qa_dirs(tmp_path_factory, family)
+    theirs, ours = hf_pipeline("question-answering", model, tok), pipeline("question-answering", out)
+    examples = [{"question": q, "context": c} for q, c in QUESTIONS]
+    want = theirs(question=[q for q, _ in QUESTIONS], context=[c for _, c in QUESTIONS], **options)
+    assert_same(ours(examples, **options), want, "list")
+    q, c = QUESTIONS[0]
+    assert_same(ours(question=q, context=c, **options), theirs(question=q, context=c, **options), "keywords")
+
+
+def qa_dirs(tmp_path_factory, family):
+    if ("qa", family) not in _NER:
+        model, tok, out = family_dir(tmp_path_factory, family, "ForQuestionAnswering")
+        tok.model_max_length = 64
+        _NER["qa", family] = model, tok, out
+    return _NER["qa", family]
 
 
 def test_feature_extraction(tmp_path_factory, family, paddle_quiet):

@@ -7,7 +7,7 @@ for the same inputs and options, from a converted directory (dygraph) or a Paddl
     classify(["…", "…"], top_k=None)           # every label of each text, best first
 
 Tasks: ``text-classification`` (``sentiment-analysis``), ``fill-mask``, ``feature-extraction``,
-``token-classification`` (``ner``). A string gives one
+``token-classification`` (``ner``), ``question-answering``. A string gives one
 answer, a list a list, any other iterable (a generator, a dataset's column) a generator of answers, run in batches
 of ``batch_size``. Bad input or an unknown option is a one-line ``ValueError``.
 """
@@ -17,17 +17,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from . import fill_mask, text_classification, token_classification
+from . import fill_mask, question_answering, text_classification, token_classification
 from .runners import open_runner
 
 HEADS = {"text-classification": "ForSequenceClassification", "fill-mask": "ForMaskedLM", "feature-extraction": "Model",
-         "token-classification": "ForTokenClassification"}
+         "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering"}
 ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 OPTIONS = {  # each task's call options besides batch_size, truncation and max_length
     "text-classification": ("top_k", "function_to_apply"),
     "fill-mask": ("top_k", "targets"),
     "feature-extraction": (),
     "token-classification": ("aggregation_strategy", "ignore_labels"),
+    "question-answering": ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
+                           "handle_impossible_answer", "align_to_words", "question", "context"),
 }
 COMMON = ("batch_size", "truncation", "max_length")
 
@@ -61,7 +63,8 @@ class Pipeline:
         for key, value in options.items():
             if key not in allowed:
                 raise ValueError(f"{key!r} is not an option of {self.task} ({', '.join(allowed)})")
-            if key in ("top_k", "batch_size", "max_length") and value is not None and \
+            if key in ("top_k", "batch_size", "max_length", "doc_stride", "max_answer_len", "max_seq_len") and \
+                    value is not None and \
                     (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"{key} must be a positive integer, not {value!r}")
             if key == "function_to_apply" and value not in text_classification.FUNCTIONS:
@@ -72,8 +75,10 @@ class Pipeline:
                                  f"not {value!r}")
         return options
 
-    def __call__(self, inputs, **options):
+    def __call__(self, inputs=None, **options):
         options = {**self.defaults, **self.check(options)}
+        if self.task == "question-answering":
+            return self._questions(inputs, options)
         if isinstance(inputs, (str, dict)):
             return self._answer([inputs], options)[0] if self.task != "text-classification" else \
                 self._classification_single(inputs, options)
@@ -86,6 +91,45 @@ class Pipeline:
             return self._stream(inputs, options)
         raise ValueError(f"{self.task} takes a string, a list of strings or an iterable of them, not "
                          f"{type(inputs).__name__}")
+
+    def _questions(self, inputs, options):
+        """transformers' forms: ``question=``/``context=`` (strings, or lists zipped), a ``{"question", "context"}``
+        dict or a list of them; one example gives its answer, several a list."""
+        question, context = options.pop("question", None), options.pop("context", None)
+        if inputs is None:
+            if question is None or context is None:
+                raise ValueError("question-answering takes question= and context=, or {'question', 'context'} dicts")
+            if isinstance(question, str) != isinstance(context, str):
+                raise ValueError("question and context: both strings, or both lists of the same length")
+            inputs = {"question": question, "context": context} if isinstance(question, str) else \
+                [{"question": q, "context": c} for q, c in zip(question, context, strict=True)]
+        examples = [inputs] if isinstance(inputs, dict) else inputs
+        if not isinstance(examples, list) or not examples:
+            raise ValueError("question-answering: give a {'question', 'context'} dict or a non-empty list of them")
+        for i, ex in enumerate(examples):
+            if not isinstance(ex, dict) or set(ex) != {"question", "context"} or \
+                    not all(isinstance(ex[k], str) and ex[k] for k in ex):
+                raise ValueError(f"input {i}: a question is {{'question': str, 'context': str}}, both non-empty")
+        tokenizer = self.runner.tokenizer
+        max_seq_len = options.get("max_seq_len") or min(tokenizer.model_max_length, 384, self.runner.max_length)
+        stride = options.get("doc_stride") or min(max_seq_len // 2, 128)
+        found = [question_answering.windows(tokenizer, ex["question"], ex["context"], max_seq_len, stride)
+                 for ex in examples]
+        flat = [w for ws in found for w in ws]
+        size, logits = options.get("batch_size", 8), []
+        for start in range(0, len(flat), size):
+            some = flat[start:start + size]
+            out = self.runner.run(self.runner.pad(some))
+            logits += [(out["start_logits"][i][:len(w["input_ids"])], out["end_logits"][i][:len(w["input_ids"])])
+                       for i, w in enumerate(some)]
+        results, at = [], 0
+        for ex, ws in zip(examples, found):
+            results.append(question_answering.answers(
+                ex["context"], ws, logits[at:at + len(ws)], options.get("top_k", 1),
+                options.get("handle_impossible_answer", False), options.get("max_answer_len", 15),
+                options.get("align_to_words", True)))
+            at += len(ws)
+        return results[0] if len(results) == 1 else results
 
     def _classification_single(self, text, options):
         answer = self._answer([text], options)[0]

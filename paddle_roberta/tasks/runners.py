@@ -48,13 +48,17 @@ class Runner:
                 raise ValueError(f"input {first + i} is {len(enc['input_ids'])} tokens; the model reads at most "
                                  f"{self.max_length}: pass truncation=True to cut it")
             rows.append(enc)
+        return self.pad(rows), rows
+
+    def pad(self, rows: list) -> dict:
+        """The model's inputs for encodings of several lengths: padded on the right, as arrays."""
         width = max(len(r["input_ids"]) for r in rows)
         pad = {"input_ids": self.tokenizer.pad_token_id, "attention_mask": 0, "token_type_ids": 0}
         feed = {name: np.array([list(r[name]) + [pad[name]] * (width - len(r[name])) for r in rows], dtype=np.int64)
                 for name in self.input_names if name in rows[0]}
         if "token_type_ids" in self.input_names and "token_type_ids" not in feed:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-        return feed, rows
+        return feed
 
 
 class Dygraph(Runner):
