@@ -10,10 +10,11 @@ from ..files.templates import render
 
 # The SimpleServer post handler for each head (simple_server.py); other heads get every output by name.
 POST_HANDLERS = {
-    # PaddleNLP's MultiClassificationPostHandler answers label ids only: ours names them, as transformers' pipeline
-    "ForSequenceClassification": ("paddle_roberta.serving.simple_server", "TextClassificationPostHandler"),
-    "ForTokenClassification": ("paddle_roberta.serving.simple_server", "TokenClassificationPostHandler"),
-    "ForQuestionAnswering": ("paddle_roberta.serving.simple_server", "QuestionAnsweringPostHandler"),
+    # task heads answer as transformers' pipeline does (PaddleNLP's MultiClassificationPostHandler: label ids only)
+    "ForSequenceClassification": ("paddle_roberta.serving.simple_server", "TaskPostHandler"),
+    "ForTokenClassification": ("paddle_roberta.serving.simple_server", "TaskPostHandler"),
+    "ForQuestionAnswering": ("paddle_roberta.serving.simple_server", "TaskPostHandler"),
+    "ForMaskedLM": ("paddle_roberta.serving.simple_server", "TaskPostHandler"),
     "Model": ("paddle_roberta.serving.simple_server", "EmbeddingPostHandler"),
 }
 DEFAULT_POST_HANDLER = ("paddle_roberta.serving.simple_server", "OutputsPostHandler")

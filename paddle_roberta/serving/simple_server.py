@@ -1,11 +1,11 @@
 """Handlers that serve an export with PaddleNLP's ``SimpleServer`` (``paddlenlp server app:app``).
 
     from paddlenlp import SimpleServer
-    from paddle_roberta.serving.simple_server import ModelHandler, TextClassificationPostHandler
+    from paddle_roberta.serving.simple_server import ModelHandler, TaskPostHandler
 
     app = SimpleServer()
     app.register("models/cls", model_path="served", tokenizer_name="served",
-                 model_handler=ModelHandler, post_handler=TextClassificationPostHandler)
+                 model_handler=ModelHandler, post_handler=TaskPostHandler)
 
 The export keeps its static graph where SimpleServer's predictor looks (``auto_static/inference.json``).
 PaddleNLP's stock ``CustomModelHandler`` cannot drive it: it feeds ``input_ids`` and ``token_type_ids`` to
@@ -28,9 +28,12 @@ Request: ``{"data": {"text": str | [str], "text_pair": ...}, "parameters": {"max
 "batch_size": int}}`` (a multiple-choice model takes ``text`` as a list of lists of choices; a sentence-transformers
 model also ``"prompt_name"``, ``"prompt"`` and ``"normalize"``, refuses any other key, and answers
 ``sentence_embedding``, one vector per text).
-The model handler's answer holds every output of the graph by name (per-token outputs cut to each
-text's real tokens), ``logits`` (the head's first output, for PaddleNLP's post handlers), and per text
-its ``tokens``, which are ``special`` and their ``segment`` (1 for the ``text_pair``'s).
+A task head (sequence and token classification, question answering, fill-mask) is answered by the task pipeline
+(``tasks.pipeline``) over the same ``Predictor``: ``parameters`` are its options, and ``TaskPostHandler`` returns
+what ``transformers.pipeline`` returns for the same input. For other heads, the model handler's answer holds every
+output of the graph by name (per-token outputs cut to each text's real tokens), ``logits`` (the head's first output,
+for PaddleNLP's post handlers), and per text its ``tokens``, which are ``special`` and their ``segment`` (1 for the
+``text_pair``'s).
 """
 
 from __future__ import annotations
@@ -44,11 +47,13 @@ from fastapi import HTTPException
 from paddlenlp.server import predictor as server_predictor  # noqa: I001 -- patched below
 from paddlenlp.server.handlers import BaseModelHandler, BasePostHandler
 
-from ..tasks import text_classification
+from ..tasks.pipeline import TASK_OF_HEAD, Pipeline
+from ..tasks.runners import Exported
 from .predictor import INFERENCE_JSON, Predictor
 
 DEFAULT_BATCH = 8
 _PREDICTORS, _PREDICTORS_LOCK = {}, threading.Lock()
+_PIPELINES = {}
 
 
 def _exported_by_us(model_dir) -> bool:
@@ -86,6 +91,53 @@ def predictor_for(server_predictor, tokenizer) -> Predictor:
             _PREDICTORS[key] = Predictor(server_predictor._model_path, predictor=server_predictor._predictor,
                                          tokenizer=tokenizer)
         return _PREDICTORS[key]
+
+
+def pipeline_for(ours: Predictor):
+    """The task pipeline (``tasks.pipeline``) over a served model whose head has one, made once; else None."""
+    task = TASK_OF_HEAD.get(ours.spec["head"])
+    if task is None or ours.pipeline is not None:
+        return None
+    with _PREDICTORS_LOCK:
+        if id(ours) not in _PIPELINES:
+            _PIPELINES[id(ours)] = Pipeline(task, Exported(ours.path, predictor=ours))
+        return _PIPELINES[id(ours)]
+
+
+def _task_answers(pipe, data, texts, pairs, parameters):
+    """What ``pipe(<data.text as sent>, **parameters)`` answers in Python: the same JSON for the same task.
+    ``max_seq_len`` and ``batch_size`` are the route's names for the pipeline's length and batch options."""
+    options = {k: v for k, v in parameters.items() if k not in ("max_seq_len", "batch_size")}
+    options["batch_size"] = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
+    if "max_seq_len" in parameters:
+        length = _positive_int(parameters, "max_seq_len", None)
+        room = pipe.runner.tokenizer.num_special_tokens_to_add(pair=pairs is not None) + (2 if pairs else 1)
+        if length < room and pipe.task != "question-answering":  # the tokenizer would cut the text away entirely
+            raise _bad(f"parameters.max_seq_len must be at least {room} here ({room - (2 if pairs else 1)} special "
+                       f"tokens and one token of each text), not {length}")
+        options.update({"max_seq_len": length} if pipe.task == "question-answering" else
+                       {"max_length": length, "truncation": True})
+    elif pipe.task in ("text-classification", "fill-mask"):
+        options["truncation"] = True  # the route has always cut texts at the model's positions
+    one = isinstance(data["text"], str)
+    if pipe.task == "question-answering":
+        if pairs is None:
+            raise _bad("data.text_pair is missing: a question-answering model takes the questions as data.text and "
+                       "the contexts as data.text_pair")
+        inputs = {"question": texts[0], "context": pairs[0]} if one else \
+            [{"question": q, "context": c} for q, c in zip(texts, pairs)]
+    elif pairs is not None:
+        if pipe.task != "text-classification":
+            raise _bad(f"data.text_pair: a {pipe.task} model takes single texts")
+        inputs = [{"text": t, "text_pair": p} for t, p in zip(texts, pairs)]
+        inputs = inputs[0] if one else inputs
+    else:
+        inputs = texts[0] if one else texts
+    try:
+        return pipe(inputs, **options)
+    except ValueError as e:  # the pipeline names its options; the route's come as parameters.NAME
+        message = str(e).replace("'", "").replace("pass truncation=True to cut it", "send a parameters.max_seq_len")
+        raise _bad(f"parameters.{message}" if message.split()[0] in parameters else message) from None
 
 
 def _texts(data, field, choices, required=True):
@@ -153,6 +205,9 @@ class ModelHandler(BaseModelHandler):
             raise _bad(f"data.text has {len(texts)} texts and data.text_pair {len(pairs)}: they go in pairs")
         if ours.pipeline is not None:
             return _sentence_embeddings(ours, tokenizer, texts, pairs, parameters)
+        pipe = pipeline_for(ours)
+        if pipe is not None:
+            return {"answers": _task_answers(pipe, data, texts, pairs, parameters)}
         max_len = _positive_int(parameters, "max_seq_len", ours.spec["max_length"], ours.spec["max_length"])
         batch = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
         if ours.spec["head"] == "ForQuestionAnswering" and pairs is None:
@@ -182,10 +237,7 @@ class ModelHandler(BaseModelHandler):
         head_outputs = [n for n in ours.output_names if n not in ("last_hidden_state", "pooler_output")]
         if head_outputs:
             answer["logits"] = answer[head_outputs[0]]
-        config = _config(ours.path)
-        answer.update(tokens=tokens, special=special, segment=segment, head=ours.spec["head"],
-                      id2label={int(k): v for k, v in (config.get("id2label") or {}).items()},
-                      problem_type=config.get("problem_type"))
+        answer.update(tokens=tokens, special=special, segment=segment, head=ours.spec["head"])
         return answer
 
 
@@ -224,79 +276,15 @@ def _sentence_embeddings(ours, tokenizer, texts, pairs, parameters):
     return {"sentence_embedding": vectors.tolist(), "head": "SentenceEmbedding", "dimension": pipeline.dimension}
 
 
-def _config(path) -> dict:
-    with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-        config = json.load(f)
-    if not isinstance(config.get("id2label"), dict):
-        config["id2label"] = {}
-    return config
-
-
-def _softmax(x):
-    x = np.asarray(x, dtype=np.float64)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-class TextClassificationPostHandler(BasePostHandler):
-    """Sequence classification: ``result`` is what ``transformers.pipeline("text-classification")`` returns for the
-    texts: one ``{"label", "score"}`` per text, labels named by ``id2label``; with ``parameters.top_k`` (an integer,
-    or null for every label) a list per text, best first; ``parameters.function_to_apply`` softmax, sigmoid or none
-    (default: as transformers chooses it from ``problem_type`` and the number of labels)."""
+class TaskPostHandler(BasePostHandler):
+    """A task head's route (sequence and token classification, question answering, fill-mask): ``result`` is what
+    ``transformers.pipeline(task)`` returns for the same input and ``parameters`` (its options by their names:
+    ``top_k``, ``function_to_apply``, ``aggregation_strategy``, ``doc_stride``, ``max_answer_len``, ...; labels by
+    ``id2label``, words and character offsets into the texts): ``paddle_roberta.pipeline``'s answer."""
 
     @classmethod
     def process(cls, data, parameters):
-        parameters = parameters if isinstance(parameters, dict) else {}
-        top_k = parameters.get("top_k", 1)
-        if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-            raise _bad(f"parameters.top_k must be a positive integer or null, not {json.dumps(top_k)[:60]}")
-        function = parameters.get("function_to_apply")
-        if function is not None and function not in text_classification.FUNCTIONS:
-            raise _bad(f"parameters.function_to_apply must be one of {', '.join(text_classification.FUNCTIONS)}, "
-                       f"not {json.dumps(function)[:60]}")
-        config = {"id2label": data.get("id2label") or {}, "problem_type": data.get("problem_type")}
-        rows = text_classification.scores(np.asarray(data["logits"], np.float32).reshape(len(data["logits"]), -1),
-                                          function or text_classification.default_function(config))
-        return [text_classification.labels(config, row, top_k, "top_k" not in parameters) for row in rows]
-
-
-class TokenClassificationPostHandler(BasePostHandler):
-    """Token classification: for each text, its tokens with a label id, name and probability each."""
-
-    @classmethod
-    def process(cls, data, parameters):
-        names = data.get("id2label") or {}
-        result = []
-        for tokens, logits in zip(data["tokens"], data["logits"]):
-            probs = _softmax(logits) if logits else np.zeros((0, 1))
-            labels = probs.argmax(axis=-1).tolist() if len(probs) else []
-            result.append([{"token": t, "label": i, "label_name": names.get(i, str(i)), "confidence": float(p.max())}
-                           for t, i, p in zip(tokens, labels, probs)])
-        return {"tokens": result}
-
-
-class QuestionAnsweringPostHandler(BasePostHandler):
-    """Extractive QA (``text`` the questions, ``text_pair`` the contexts): for each pair the best span of
-    context tokens (none special) with start <= end, at most ``parameters["max_answer_len"]`` (30) tokens,
-    its score (start logit + end logit) and its tokens; positions count the text's real tokens."""
-
-    @classmethod
-    def process(cls, data, parameters):
-        longest = _positive_int(parameters if isinstance(parameters, dict) else {}, "max_answer_len", 30)
-        result = []
-        for tokens, start, end, special, segment in zip(data["tokens"], data["start_logits"], data["end_logits"],
-                                                        data["special"], data["segment"]):
-            outside = np.array(special, dtype=bool) | (np.array(segment) != (1 if any(segment) else 0))
-            s, e = np.asarray(start, np.float64), np.asarray(end, np.float64)
-            score = s[:, None] + e[None, :]
-            i, j = np.indices(score.shape)
-            score[(j < i) | (j - i >= longest) | outside[:, None] | outside[None, :]] = -np.inf
-            if not np.isfinite(score).any():
-                result.append({"start": None, "end": None, "score": None, "answer_tokens": []})
-                continue
-            a, b = np.unravel_index(int(score.argmax()), score.shape)
-            result.append({"start": int(a), "end": int(b), "score": float(score[a, b]), "answer_tokens": tokens[a:b + 1]})
-        return {"answers": result}
+        return data["answers"]
 
 
 class EmbeddingPostHandler(BasePostHandler):
@@ -324,4 +312,4 @@ class OutputsPostHandler(BasePostHandler):
 
     @classmethod
     def process(cls, data, parameters):
-        return {k: v for k, v in data.items() if k not in ("head", "id2label", "problem_type", "special", "segment")}
+        return {k: v for k, v in data.items() if k not in ("head", "special", "segment")}

@@ -23,6 +23,7 @@ from .runners import open_runner
 HEADS = {"text-classification": "ForSequenceClassification", "fill-mask": "ForMaskedLM", "feature-extraction": "Model",
          "token-classification": "ForTokenClassification", "question-answering": "ForQuestionAnswering"}
 ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+TASK_OF_HEAD = {head: task for task, head in HEADS.items() if head != "Model"}
 OPTIONS = {  # each task's call options besides batch_size, truncation and max_length
     "text-classification": ("top_k", "function_to_apply"),
     "fill-mask": ("top_k", "targets"),

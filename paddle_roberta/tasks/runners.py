@@ -80,9 +80,10 @@ class Dygraph(Runner):
 
 
 class Exported(Runner):
-    def __init__(self, path: str):
+    def __init__(self, path: str, predictor: Predictor | None = None):
+        """``predictor``: a ``Predictor`` already made for ``path`` (the SimpleServer's), used instead of a new one."""
         super().__init__(path)
-        self.predictor = Predictor(path)
+        self.predictor = predictor or Predictor(path)
         self.max_length = self.predictor.spec["max_length"]
         self.input_names = self.predictor.input_names
 
