@@ -89,6 +89,15 @@ def test_text_classification(classifier, paddle_quiet, options):
     assert_same(list(ours(iter(TEXTS[:5]), batch_size=2, **options)), theirs(TEXTS[:5], **options), "generator")
 
 
+def test_a_generator_with_a_progress_count(classifier, paddle_quiet, capsys):
+    model, tok, out = classifier
+    texts = (t for t in TEXTS[:7])
+    answers = pipeline("text-classification", out, batch_size=3)(texts, progress=True)
+    assert not isinstance(answers, list)  # answered as they are asked for
+    assert_same(list(answers), hf_pipeline("text-classification", model, tok)(TEXTS[:7]))
+    assert "text-classification:7text" in capsys.readouterr().err.replace(" ", "")
+
+
 def test_text_pairs(classifier, paddle_quiet):
     model, tok, out = classifier
     pairs = [{"text": a, "text_pair": b} for a, b in zip(TEXTS[:8], TEXTS[8:16])]
@@ -102,6 +111,7 @@ def test_fill_mask(tmp_path_factory, family, paddle_quiet):
     m = tok.mask_token
     texts = [f"北京是{m}国的首都", f"the {m} of the world", f"{m}", f"emoji 😀 {m} here", f"two {m} masks {m} here",
              f"混合 {m} mixed", f"{m} at the start", f"at the end {m}", f"UPPER {m} lower", f"标点{m}！"]
+    texts += [f"{t[:6]}{m}{t[6:]}" for t in TEXTS[:10]]  # 20 in all: every kind of text, a mask inside
     theirs, ours = hf_pipeline("fill-mask", model, tok), pipeline("fill-mask", out)
     assert_same(ours(texts), theirs(texts), "batch")
     assert_same(ours(texts[1], top_k=3), theirs(texts[1], top_k=3), "top_k")
@@ -136,6 +146,7 @@ QUESTIONS = [("北京是哪国的首都？", "北京是中国的首都。上海�
              ("emoji 😀?", "an emoji 😀 inside 🎉 a context with mixed 中文 text"),
              ("long?", " ".join(TEXTS[:12]) * 2),  # past one window: split with doc_stride
              ("covid19 <new_tok>?", "tokens covid19 and <new_tok> appear here")]
+QUESTIONS += [(q, c) for q, c in zip(TEXTS[:18], reversed(TEXTS[2:20])) if q.strip() and c.strip()]  # 21 in all
 
 
 @pytest.mark.parametrize("options", [{}, {"top_k": 3}, {"handle_impossible_answer": True}, {"max_answer_len": 3},
@@ -161,7 +172,8 @@ def qa_dirs(tmp_path_factory, family):
 def test_feature_extraction(tmp_path_factory, family, paddle_quiet):
     model, tok, out = family_dir(tmp_path_factory, family, "Model")
     theirs, ours = hf_pipeline("feature-extraction", model, tok), pipeline("feature-extraction", out)
-    got, want = ours(TEXTS[:10]), theirs(TEXTS[:10])
+    got = ours(TEXTS, truncation=True, max_length=64)
+    want = theirs(TEXTS, truncation=True, tokenize_kwargs={"max_length": 64})
     assert [np.shape(g) for g in got] == [np.shape(w) for w in want]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=ATOL, rtol=0)
@@ -174,6 +186,36 @@ def test_through_the_inference_export(classifier, tmp_path_factory, paddle_quiet
     theirs, ours = hf_pipeline("text-classification", model, tok), pipeline("text-classification", served)
     cut = dict(truncation=True, max_length=64, top_k=None)
     assert_same(ours(TEXTS, **cut), theirs(TEXTS, **cut))
+
+
+@pytest.mark.parametrize("task, family_name", [("fill-mask", "bert"), ("token-classification", "roberta"),
+                                               ("question-answering", "xlm-roberta"),
+                                               ("feature-extraction", "roberta")])
+def test_every_task_through_the_inference_export(tmp_path_factory, paddle_quiet, task, family_name):
+    """The export runs through Paddle Inference (Predictor: buckets, one worker thread): the same answers."""
+    if task == "token-classification":
+        model, tok, out = ner_dirs(tmp_path_factory, family_name)
+    elif task == "question-answering":
+        model, tok, out = qa_dirs(tmp_path_factory, family_name)
+    else:
+        model, tok, out = family_dir(tmp_path_factory, family_name, "ForMaskedLM" if task == "fill-mask" else "Model")
+    served = tmp_path_factory.mktemp("served") / "served"
+    export_inference(out, served, verify=False)
+    theirs, ours = hf_pipeline(task, model, tok), pipeline(task, served)
+    if task == "question-answering":
+        assert_same(ours([{"question": q, "context": c} for q, c in QUESTIONS]),
+                    theirs(question=[q for q, _ in QUESTIONS], context=[c for _, c in QUESTIONS]))
+    elif task == "fill-mask":
+        texts = [f"{t[:6]}{tok.mask_token}{t[6:]}" for t in TEXTS[:20]]
+        assert_same(ours(texts, top_k=3, truncation=True, max_length=64),
+                    theirs(texts, top_k=3, tokenizer_kwargs={"truncation": True, "max_length": 64}))
+    elif task == "token-classification":
+        assert_same(ours(TEXTS, aggregation_strategy="average"), theirs(TEXTS, aggregation_strategy="average"))
+    else:
+        got = ours(TEXTS, truncation=True, max_length=64)
+        want = theirs(TEXTS, truncation=True, tokenize_kwargs={"max_length": 64})
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, atol=ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("call, message", [

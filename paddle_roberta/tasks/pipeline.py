@@ -9,7 +9,8 @@ for the same inputs and options, from a converted directory (dygraph) or a Paddl
 Tasks: ``text-classification`` (``sentiment-analysis``), ``fill-mask``, ``feature-extraction``,
 ``token-classification`` (``ner``), ``question-answering``. A string gives one
 answer, a list a list, any other iterable (a generator, a dataset's column) a generator of answers, run in batches
-of ``batch_size``. Bad input or an unknown option is a one-line ``ValueError``.
+of ``batch_size`` (``progress=True``: a tqdm count on stderr). Bad input or an unknown option is a one-line
+``ValueError``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ OPTIONS = {  # each task's call options besides batch_size, truncation and max_l
     "question-answering": ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
                            "handle_impossible_answer", "align_to_words", "question", "context"),
 }
-COMMON = ("batch_size", "truncation", "max_length")
+COMMON = ("batch_size", "truncation", "max_length", "progress")
 
 
 def pipeline(task: str, model, **options) -> Pipeline:
@@ -137,6 +138,10 @@ class Pipeline:
         return [answer] if "top_k" not in options else answer  # transformers' own quirk, kept
 
     def _stream(self, inputs, options):
+        if options.get("progress"):  # a count of the texts done (a generator has no length to show a bar against)
+            from tqdm import tqdm
+
+            inputs = tqdm(inputs, desc=self.task, unit="text", total=getattr(inputs, "__len__", lambda: None)())
         batch = []
         for item in inputs:
             batch.append(item)
