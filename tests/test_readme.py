@@ -83,9 +83,15 @@ def workdir(tmp_path_factory):
                      config_json=seed.config)
     clf = dict(SMALL_CLUE, architectures=["BertForSequenceClassification"], num_labels=3)
     build_checkpoint(str(ws / "clf-hf"), "BertForSequenceClassification", clf, vocab="wordpiece", config_json=clf)
+    ner = dict(SMALL_CLUE, architectures=["BertForTokenClassification"], num_labels=5,
+               id2label={"0": "O", "1": "B-PER", "2": "I-PER", "3": "B-LOC", "4": "I-LOC"})
+    build_checkpoint(str(ws / "ner-hf"), "BertForTokenClassification", ner, vocab="wordpiece", config_json=ner)
+    qa = dict(SMALL_CLUE, architectures=["BertForQuestionAnswering"], num_labels=2)
+    build_checkpoint(str(ws / "qa-hf"), "BertForQuestionAnswering", qa, vocab="wordpiece", config_json=qa)
     cli = [sys.executable, "-m", "paddle_roberta"]
     for args in (["convert", "clf-hf", "clf-paddle", "--no-verify"],
-                 ["export", "clf-paddle", "served", "--to", "inference"]):
+                 ["export", "clf-paddle", "served", "--to", "inference"],
+                 ["convert", "ner-hf", "ner-paddle", "--no-verify"], ["convert", "qa-hf", "qa-paddle", "--no-verify"]):
         r = subprocess.run(cli + args, cwd=ws, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr
     return ws
