@@ -22,7 +22,9 @@ setup(
         # protobuf: transformers' XLMRobertaTokenizerFast builds itself from the SentencePiece model with it
         "parity": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf"],
         # serving.simple_server: PaddleNLP's SimpleServer (FastAPI + uvicorn, which paddlenlp itself requires)
-        "serve": ["paddlepaddle", "paddlenlp", "fastapi", "uvicorn"],
+        # the task routes answer through tasks.pipeline, whose text side is transformers' fast tokenizer (no torch)
+        "serve": ["paddlepaddle", "paddlenlp", "fastapi", "uvicorn", "transformers", "protobuf"],
+        "pipelines": ["paddlepaddle", "paddlenlp", "transformers", "protobuf"],
         "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis",
                  "fastapi", "uvicorn", "requests", "sentence-transformers", "ruff"],
         # verify on a sentence-transformers source compares with sentence-transformers' own encode
