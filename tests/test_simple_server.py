@@ -190,10 +190,11 @@ def test_a_bad_request_gets_a_4xx_with_a_message_and_the_server_lives(classifier
     _check(ok.json()["result"], src, ["Hello world"])
 
 
-@pytest.mark.parametrize("hf_class", ["BertModel", "BertForTokenClassification", "BertForQuestionAnswering"])
+@pytest.mark.parametrize("hf_class", ["BertModel", "BertForTokenClassification", "BertForQuestionAnswering",
+                                      "BertForMaskedLM"])
 def test_other_heads_are_served_with_their_post_handler(tmp_path, paddle_quiet, hf_class):
-    """The bare model gives embeddings, token classification a label per token, QA a span of the context; each
-    from the torch original's numbers."""
+    """The bare model gives embeddings; token classification entities, QA a span of the context, fill-mask the
+    tokens for each mask, each as transformers' pipeline gives them on the torch original."""
     src, pd, served = tmp_path / "hf", tmp_path / "paddle", tmp_path / "served"
     labels = 2 if hf_class.endswith("QuestionAnswering") else 3  # start and end
     build_checkpoint(str(src), hf_class,
@@ -204,6 +205,8 @@ def test_other_heads_are_served_with_their_post_handler(tmp_path, paddle_quiet, 
     server = Server(served, tmp_path)
     try:
         texts, pairs = TEXTS[:3], None
+        if hf_class == "BertForMaskedLM":
+            texts = ["北京是[MASK]国的首都", "the [MASK] of the world", "two [MASK] masks [MASK]"]
         if hf_class.endswith("QuestionAnswering"):
             # an [UNK] in the context may start or end the answer; a literal [SEP] in a question is still the question
             texts = ["Which city?", "what [SEP] city is it", "首都是哪里？"]
@@ -227,8 +230,18 @@ def test_other_heads_are_served_with_their_post_handler(tmp_path, paddle_quiet, 
         else:  # a task route answers what transformers' pipeline answers on the torch original
             import transformers
 
-            task = "token-classification" if hf_class == "BertForTokenClassification" else "question-answering"
+            task = {"BertForTokenClassification": "token-classification", "BertForMaskedLM": "fill-mask"}.get(
+                hf_class, "question-answering")
             pipe = transformers.pipeline(task, model=str(src), device="cpu")
+            if task == "fill-mask":
+                want = pipe(texts)
+                for got, expected in zip(result, want, strict=True):  # a list per mask where a text has two
+                    flat = lambda x: x if isinstance(x[0], dict) else [d for row in x for d in row]  # noqa: E731
+                    assert [{k: v for k, v in g.items() if k != "score"} for g in flat(got)] == \
+                        [{k: v for k, v in e.items() if k != "score"} for e in flat(expected)]
+                    np.testing.assert_allclose([g["score"] for g in flat(got)], [e["score"] for e in flat(expected)],
+                                               rtol=0, atol=1e-5)
+                return
             if pairs is None:
                 want = pipe(texts, aggregation_strategy="simple")
                 r = server.post({"data": {"text": texts}, "parameters": {"aggregation_strategy": "simple"}})
