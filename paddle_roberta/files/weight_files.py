@@ -69,12 +69,11 @@ def choose(folder: str, formats, weights=None, notes=None) -> tuple:
     tensors. None when there is none. Notes what was chosen on ``notes`` when there was a choice."""
     found = present_formats(folder, formats)
     if weights is not None:
-        match = [named(folder, formats, weights)]
-        path = match[0][0]
+        match = named(folder, formats, weights)
         if notes is not None and len(found) > 1:
-            notes.append(f"weights: read {os.path.basename(path)} (--weights); "
-                         f"{', '.join(os.path.basename(f[0]) for f in found if f is not match[0])} ignored")
-        return match[0]
+            notes.append(f"weights: read {os.path.basename(match[0])} (--weights); "
+                         f"{', '.join(os.path.basename(f[0]) for f in found if f[0] != match[0])} ignored")
+        return match
     if len(found) <= 1:
         return found[0] if found else None
     first = found[0]
