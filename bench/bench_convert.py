@@ -123,7 +123,8 @@ def bench(name, runs, work, convert_only=False):
     src, hf_class = build(name)
     weights = [f for f in os.listdir(src) if f.endswith((".safetensors", ".bin"))]
     rows = {}
-    base_ours = statistics.median(measure([PY, "-c", "import paddle_roberta.cli, paddle_roberta.convert"])[1] for _ in range(runs))
+    base_ours = statistics.median(measure([PY, "-c", "import paddle_roberta.cli, paddle_roberta.convert"])[1]
+                                  for _ in range(runs))
     base_pd = statistics.median(measure([PY, "-c", "import paddlenlp.transformers"])[1] for _ in range(runs))
     ours, theirs, copies = [], [], []
     for i in range(runs):

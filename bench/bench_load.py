@@ -47,7 +47,8 @@ import sys, torch, transformers
 m = transformers.RobertaForSequenceClassification.from_pretrained(sys.argv[1]).eval()
 ids = torch.randint(5, 1000, (2, 16)); axes = {0: "batch", 1: "seq"}
 torch.onnx.export(m, (ids, torch.ones_like(ids)), sys.argv[2], input_names=["input_ids", "attention_mask"],
-                  output_names=["logits"], dynamic_axes={"input_ids": axes, "attention_mask": axes, "logits": {0: "batch"}},
+                  output_names=["logits"],
+                  dynamic_axes={"input_ids": axes, "attention_mask": axes, "logits": {0: "batch"}},
                   opset_version=17, dynamo=False)
 """
 WORKLOAD = r"""

@@ -46,7 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from paddle_roberta.serving import Predictor
 
-mode, path, seconds, n_threads, lengths = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), json.loads(sys.argv[5])
+mode, path, seconds, n_threads, lengths = (sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]),
+                                           json.loads(sys.argv[5]))
 
 def status(key):
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith(key + ":")) // 1024
@@ -111,7 +112,8 @@ for t in threads:
     t.join()
 n = sum(1 for d in done for t in d if t <= t1)
 cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
-print(json.dumps({"requests": n, "per_s": n / (t1 - t0), "cpu_ms": 1000 * cpu / max(n, 1), "loaded_rss": loaded, "serving_rss": serving_rss,
+print(json.dumps({"requests": n, "per_s": n / (t1 - t0), "cpu_ms": 1000 * cpu / max(n, 1), "loaded_rss": loaded,
+                  "serving_rss": serving_rss,
                   "peak_rss": status("VmHWM"), "wrong": wrong[0]}))
 """
 
@@ -158,7 +160,8 @@ def main(argv=None):
     print("| mode | calling threads | requests/s | CPU ms per request | RSS after load MiB | RSS while serving MiB | "
           "peak RSS MiB | wrong outputs | load avg |")
     print("|---|---|---|---|---|---|---|---|---|")
-    modes = [(m, n) for n in (1, 4, 8) for m in ("serving.Predictor (one worker thread)", "lock per call", "clone per thread")
+    modes = [(m, n) for n in (1, 4, 8)
+             for m in ("serving.Predictor (one worker thread)", "lock per call", "clone per thread")
              if n > 1 or m.startswith("serving")]
     for mode, n in modes * args.rounds:
         r = subprocess.run([sys.executable, "-c", WORKER, mode, served, str(args.seconds), str(n), json.dumps(LENGTHS)],

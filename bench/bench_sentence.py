@@ -82,7 +82,8 @@ def sentences(n: int, seed: int = 0) -> list:
         elif kind == 1:
             out.append("".join(rng.choice(chinese) for _ in range(length)))
         else:
-            out.append(" ".join(rng.choice(english) if rng.random() < 0.5 else rng.choice(chinese) * 2 for _ in range(length)))
+            out.append(" ".join(rng.choice(english) if rng.random() < 0.5 else rng.choice(chinese) * 2
+                                for _ in range(length)))
     return out
 
 

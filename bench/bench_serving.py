@@ -166,7 +166,8 @@ def main(argv=None):
             med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for k, v in rows.items()}
             for k, (wall, rss) in med.items():
                 print(f"| {k} | {wall:.2f} | {rss:.0f} |")
-            ours, theirs = med["paddle-roberta convert (verification on)"][0], med["PaddleNLP from_pretrained(convert_from_torch=True), unverified"][0]
+            ours, theirs = (med["paddle-roberta convert (verification on)"][0],
+                            med["PaddleNLP from_pretrained(convert_from_torch=True), unverified"][0])
             load, hf = med["paddle_roberta.from_pretrained"][0], med["transformers from_pretrained (source)"][0]
             print(f"\nconvert with verification: {theirs / ours:.1f}x faster than PaddleNLP's unverified converter "
                   f"(target >= 3x)")
@@ -185,7 +186,8 @@ def main(argv=None):
             inf, torch_t, dy = t["Paddle Inference, oneDNN on"], t["torch eager"], t["PaddleNLP dygraph"]
             print("\n(runs timed in parentheses) Paddle Inference (oneDNN) / torch eager: " +
                   ", ".join(f"{k} {inf[k] / torch_t[k]:.2f}x" for k in inf) + " (target <= 1.0x); "
-                  f"PaddleNLP dygraph / Paddle Inference at 8x128: {dy['8x128'] / inf['8x128']:.1f}x (target >= 3x)\n", flush=True)
+                  f"PaddleNLP dygraph / Paddle Inference at 8x128: {dy['8x128'] / inf['8x128']:.1f}x (target >= 3x)\n",
+                  flush=True)
 
 
 if __name__ == "__main__":

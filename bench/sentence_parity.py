@@ -57,7 +57,8 @@ def main():
                 name = " + ".join(pipeline["modes"]) + "".join(f", Dense {o} {a}" for o,
                                                                a in pipeline.get("dense", ())) + \
                     (", Normalize" if pipeline.get("normalize") else "")
-                print(f"| {family} | {name} | {bar:.1e} | " + " | ".join(f"{x:.1e}" for x in row) + f" | {'yes' if within else 'NO'} |",
+                print(f"| {family} | {name} | {bar:.1e} | " + " | ".join(f"{x:.1e}" for x in row) +
+                      f" | {'yes' if within else 'NO'} |",
                       flush=True)
     print("| **all** | **worst** | | " + " | ".join(f"**{x:.1e}**" for x in worst) + " | |")
 

@@ -104,7 +104,8 @@ def _check_keywords(out, cls, config, model_kwargs):
     known = set(defaults.to_dict()) | set(getattr(config_class, "attribute_map", {}))
     for key in model_kwargs:
         # a setting is a key of the config's dict, an alias of one, or a property such as num_labels
-        if key not in known and key not in LOADING_KEYWORDS and not isinstance(getattr(type(defaults), key, None), property):
+        if (key not in known and key not in LOADING_KEYWORDS
+                and not isinstance(getattr(type(defaults), key, None), property)):
             raise ConversionError(f"from_pretrained: unknown keyword {key!r} (not a conversion option, not a "
                                   f"setting of "
                                   f"{config_class.__name__}; loading {out})")

@@ -127,7 +127,8 @@ def test_failed_verification_shows_its_table(roberta, tmp_path):
 
 def test_quiet_libraries_and_sharded_sources(tmp_path):
     """No stray output: no blank lines from training a BPE, no transformers progress bar for shards."""
-    code = "import sys; from paddle_roberta.dev.synthetic import write_byte_level_bpe; write_byte_level_bpe(sys.argv[1], 700)"
+    code = ("import sys; from paddle_roberta.dev.synthetic import write_byte_level_bpe; "
+            "write_byte_level_bpe(sys.argv[1], 700)")
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout == "", repr(r.stdout)
 

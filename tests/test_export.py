@@ -100,8 +100,10 @@ def test_tokenizer_files_load_in_transformers(tmp_path, paddle_quiet):
                          vocab=VOCAB[family])
         convert(src, pd)
         export(pd, back)
-        a, b = transformers.AutoTokenizer.from_pretrained(str(src)), transformers.AutoTokenizer.from_pretrained(str(back))
-        for text in ["Paris is the <mask> of France.", "中国的首都是[MASK]京。", "a <s> b </s> [SEP] c", "Столица — <mask>."]:
+        a, b = (transformers.AutoTokenizer.from_pretrained(str(src)),
+                transformers.AutoTokenizer.from_pretrained(str(back)))
+        for text in ["Paris is the <mask> of France.", "中国的首都是[MASK]京。", "a <s> b </s> [SEP] c",
+                     "Столица — <mask>."]:
             assert a(text)["input_ids"] == b(text)["input_ids"], text
 
 

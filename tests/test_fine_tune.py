@@ -23,7 +23,8 @@ SMALL_CLUE = dict(SEEDS["clue/roberta_chinese_clue_tiny"].config, num_hidden_lay
 HEADS = ["BertForSequenceClassification", "BertForTokenClassification", "BertForQuestionAnswering", "BertForMaskedLM",
          "BertForPreTraining"]
 PADDLE = {"BertForPreTraining": "BertForPretraining"}
-TEXTS = ["今天天气很好", "我不喜欢这个电影，太长了", "股票上涨了三个百分点", "他在北京工作", "这家餐厅的菜很好吃", "明天会下雨吗"]
+TEXTS = ["今天天气很好", "我不喜欢这个电影，太长了", "股票上涨了三个百分点", "他在北京工作", "这家餐厅的菜很好吃",
+         "明天会下雨吗"]
 
 
 def clue_fine_tune(path, head, model_type="roberta"):
@@ -161,7 +162,8 @@ def test_model_card_code_runs_as_written(tmp_path):
     convert(src, out, verify=False)
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "return_attention_mask=True" in card and "num_classes=num_classes)" in card
-    assert 'paddle_roberta.from_pretrained("clue-paddle", cls="BertForSequenceClassification", num_classes=num_classes)' in card
+    assert ('paddle_roberta.from_pretrained("clue-paddle", cls="BertForSequenceClassification", '
+            'num_classes=num_classes)' in card)
     blocks = re.findall(r"```python\n(.*?)```", card, re.S)
     assert len(blocks) == 3, blocks  # use, fine-tuning start, faster loading
     code = blocks[0] + blocks[1] + "assert model.classifier.weight.shape == [24, num_classes]\n" + blocks[2]

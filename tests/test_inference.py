@@ -80,7 +80,8 @@ def test_refusals(tmp_path, paddle_quiet):
         export_inference(tmp_path / "missing", tmp_path / "b")
     with pytest.raises(ConversionError, match="missing: no such directory \\(--source"):
         export_inference(pd, tmp_path / "c", source=tmp_path / "missing")
-    r = subprocess.run([sys.executable, "-m", "paddle_roberta", "export", str(tmp_path), str(tmp_path / "d"), "--to", "inference"],
+    r = subprocess.run([sys.executable, "-m", "paddle_roberta", "export", str(tmp_path), str(tmp_path / "d"),
+                        "--to", "inference"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "config.json" in r.stderr, r.stderr
     assert (tmp_path / "taken" / "f").read_text() == "mine"

@@ -58,7 +58,8 @@ def test_half_directory_loads_as_float32_on_cpu_by_default(half_dir):
         warnings.simplefilter("always")
         model = from_pretrained(out)
     assert_runs_as_float32(model, want)
-    assert f"{out}: {dtype} weights loaded as float32 (Paddle has no CPU {dtype} kernels)" in " ".join(our_warnings(record))
+    assert (f"{out}: {dtype} weights loaded as float32 (Paddle has no CPU {dtype} kernels)"
+            in " ".join(our_warnings(record)))
 
 
 def test_half_directory_with_dtype_float32(half_dir):

@@ -19,11 +19,13 @@ from paddle_roberta.dev.synthetic import build_checkpoint, write_sentencepiece
 
 BODIES = {  # (transformers class, config): small, trained-looking; vocab_size set per tokenizer below
     "bert": ("BertForMaskedLM", dict(hidden_size=24, num_hidden_layers=2, num_attention_heads=4, intermediate_size=40,
-                                     max_position_embeddings=64, type_vocab_size=2, layer_norm_eps=1e-12, model_type="bert")),
+                                     max_position_embeddings=64, type_vocab_size=2, layer_norm_eps=1e-12,
+                                     model_type="bert")),
     "roberta": ("RobertaForMaskedLM", dict(SEEDS["distilroberta-base"].config, num_hidden_layers=2, hidden_size=24,
                                            num_attention_heads=4, intermediate_size=40, max_position_embeddings=66)),
     "xlm-roberta": ("XLMRobertaForMaskedLM", dict(SEEDS["xlm-roberta-base"].config, num_hidden_layers=2, hidden_size=24,
-                                                  num_attention_heads=4, intermediate_size=40, max_position_embeddings=66)),
+                                                  num_attention_heads=4, intermediate_size=40,
+                                                  max_position_embeddings=66)),
 }
 EXPRESSED = {"wordpiece": "BertTokenizer", "bpe": "RobertaTokenizer", "sentencepiece": "XLMRobertaTokenizer"}
 NOT_EXPRESSED = ["camembert", "fastbpe", "unigram-json"]
@@ -69,7 +71,8 @@ def source(path, body, kind):
 
         config = dict(config, pad_token_id=0 if body == "bert" else 1)  # paraphrase-multilingual-MiniLM's config says 0
         build_checkpoint(str(path), cls, config, vocab="sentencepiece")
-        transformers.XLMRobertaTokenizerFast(vocab_file=str(path / "sentencepiece.bpe.model")).save_pretrained(str(path))
+        transformers.XLMRobertaTokenizerFast(vocab_file=str(path / "sentencepiece.bpe.model")).save_pretrained(
+            str(path))
         os.remove(path / "sentencepiece.bpe.model")
     return config
 

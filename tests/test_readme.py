@@ -101,7 +101,8 @@ def workdir(tmp_path_factory):
 def test_readme_block(workdir, lang, code, not_run):
     if not_run:
         pytest.skip(not_run)
-    assert lang in RUNNERS, f"a ```{lang} block that does not run: make it sh or python, or mark it <!-- not run: why -->"
+    assert lang in RUNNERS, (f"a ```{lang} block that does not run: make it sh or python, "
+                             f"or mark it <!-- not run: why -->")
     env = {**os.environ, "HF_HOME": str(workdir / "hf_home"), "HF_HUB_OFFLINE": "1",
            "PADDLE_ROBERTA_CACHE": str(workdir / "cache")}
     r = subprocess.run(RUNNERS[lang] + [code], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)

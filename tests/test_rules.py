@@ -116,7 +116,8 @@ def test_sharded_checkpoint(tmp_path, paddle_quiet, fmt):
         if f.startswith("model"):
             os.remove(src / f)
     model.save_pretrained(src, safe_serialization=fmt == "safetensors", max_shard_size="20KB")
-    index = json.load(open(src / ("model.safetensors.index.json" if fmt == "safetensors" else "pytorch_model.bin.index.json")))
+    index = json.load(open(src / ("model.safetensors.index.json" if fmt == "safetensors"
+                                  else "pytorch_model.bin.index.json")))
     assert len(set(index["weight_map"].values())) > 2
     convert(src, tmp_path / "out")
     assert all(d.within(ATOL) for d in check(str(src), str(tmp_path / "out"), torch_model=model).rows)

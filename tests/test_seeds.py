@@ -48,10 +48,12 @@ def test_seed_architecture(tmp_path, paddle_quiet, name):
     if size > 2**30:  # the streaming bound of the benchmark (issue 4), at this exact shape
         base = peak_mib([])
         above = peak_mib(["convert", str(src), str(tmp_path / "streamed"), "--no-verify", "--quiet"]) - base
-        assert above <= 0.25 * size / 2**20, f"{name}: {above} MiB above baseline for a {size / 2**20:.0f} MiB checkpoint"
+        assert above <= 0.25 * size / 2**20, (f"{name}: {above} MiB above baseline for a "
+                                              f"{size / 2**20:.0f} MiB checkpoint")
         # and back: export streams through the same path, within the same bound
         back = peak_mib(["export", str(tmp_path / "streamed"), str(tmp_path / "back"), "--no-verify", "--quiet"]) - base
-        assert back <= 0.25 * size / 2**20, f"{name}: export {back} MiB above baseline for a {size / 2**20:.0f} MiB checkpoint"
+        assert back <= 0.25 * size / 2**20, (f"{name}: export {back} MiB above baseline for a "
+                                             f"{size / 2**20:.0f} MiB checkpoint")
         print(f"{name}: {size / 2**20:.0f} MiB checkpoint; peak above imports: convert {above} MiB, export {back} MiB")
         shutil.rmtree(tmp_path / "back")
 
@@ -94,12 +96,14 @@ def test_convert_scripts_check_the_shapes(tmp_path):
     src = tmp_path / "hf"
     build_checkpoint(str(src), seed.hf_class, seed.config, vocab=seed.vocab, config_json=seed.config)
     scripts = os.path.join(os.path.dirname(__file__), "..", "convert")
-    ok = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_3L312_clue_tiny.py"), str(src), str(tmp_path / "a")],
+    ok = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_3L312_clue_tiny.py"), str(src),
+                         str(tmp_path / "a")],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "PASS" in ok.stdout  # the scripts verify, as every door does
     assert json.loads((tmp_path / "a" / "config.json").read_text())["num_hidden_layers"] == 3
-    wrong = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_clue_tiny.py"), str(src), str(tmp_path / "b")],
+    wrong = subprocess.run([sys.executable, os.path.join(scripts, "roberta_chinese_clue_tiny.py"), str(src),
+                            str(tmp_path / "b")],
                            capture_output=True, text=True)
     assert wrong.returncode == 1 and "num_hidden_layers 3 (expected 4)" in wrong.stderr
     assert not (tmp_path / "b").exists()
@@ -177,7 +181,8 @@ def test_seed_script_converts_a_fine_tune_of_its_seed(tmp_path):
                        timeout=900)
     assert r.returncode == 0, r.stderr
     assert "RobertaForSequenceClassification, 6 layers, hidden 768" in r.stdout and "PASS" in r.stdout
-    assert json.loads((tmp_path / "out" / "config.json").read_text())["architectures"] == ["RobertaForSequenceClassification"]
+    assert (json.loads((tmp_path / "out" / "config.json").read_text())["architectures"]
+            == ["RobertaForSequenceClassification"])
 
     small = tmp_path / "small-clf"
     build_checkpoint(str(small), "RobertaForSequenceClassification",

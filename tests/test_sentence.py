@@ -184,7 +184,8 @@ def test_dropout_module_is_the_identity(tmp_path, paddle_quiet):
     model = SentenceTransformer(str(st), device="cpu")
     assert_same_vectors(*st_encode(model), SentenceEncoder(tmp_path / "out").encode(TEXTS, batch_size=4))
     export(tmp_path / "out", tmp_path / "back", verify=True)
-    assert (tmp_path / "back" / "2b_Dropout" / "config.json").read_bytes() == (st / "2b_Dropout" / "config.json").read_bytes()
+    assert ((tmp_path / "back" / "2b_Dropout" / "config.json").read_bytes()
+            == (st / "2b_Dropout" / "config.json").read_bytes())
 
 
 def test_max_seq_length_past_the_positions(tmp_path, paddle_quiet):
@@ -355,7 +356,8 @@ def test_simple_server_route_returns_the_embeddings(tmp_path, paddle_quiet):
             r = server.post({"data": {"text": TEXTS}, "parameters": parameters})
             assert r.status_code == 200, r.text
             got = np.asarray(r.json()["result"]["sentence_embedding"], dtype=np.float32)
-            assert_same_vectors(*st_encode(st, prompt_name=parameters.get("prompt_name"), prompt=parameters.get("prompt"),
+            assert_same_vectors(*st_encode(st, prompt_name=parameters.get("prompt_name"),
+                                          prompt=parameters.get("prompt"),
                                           normalize_embeddings=parameters.get("normalize", False)), got)
         for body, message in (({"data": {"text": ["a"]}, "parameters": {"prompt_name": "nope"}}, "prompt_name"),
                               ({"data": {"text": ["a"], "text_pair": ["b"]}}, "single texts"),

@@ -48,7 +48,8 @@ class Server:
         paddlenlp = os.path.join(os.path.dirname(sys.executable), "paddlenlp")
         self.log = open(workdir / "server.log", "w")
         self.proc = subprocess.Popen([paddlenlp, "server", "app:app", "--host", "127.0.0.1", "--port", str(self.port),
-                                      "--app_dir", str(workdir)], cwd=workdir, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+                                      "--app_dir", str(workdir)], cwd=workdir, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.time() + 180
         while time.time() < deadline:
             assert self.proc.poll() is None, (workdir / "server.log").read_text()[-3000:]
@@ -136,7 +137,8 @@ def test_eight_concurrent_clients_with_mixed_lengths(classifier):
     positions): each answer is the torch original's labels for its own texts."""
     src, _, server = classifier
     pool = TEXTS + [LONG, " ".join(TEXTS), "x " * 30]
-    requests_of = [[[pool[(c * 7 + k * 3 + j) % len(pool)] for j in range(1 + (c + k) % 7)] for k in range(6)] for c in range(8)]
+    requests_of = [[[pool[(c * 7 + k * 3 + j) % len(pool)] for j in range(1 + (c + k) % 7)] for k in range(6)]
+                   for c in range(8)]
     answers, errors = {}, []
 
     def client(c):
@@ -176,7 +178,8 @@ def test_eight_concurrent_clients_with_mixed_lengths(classifier):
     ({"data": {"text": ["a long enough text"]}, "parameters": {"max_seq_len": 2}}, "max_seq_len must be at least 3"),
     ({"data": {"text": ["a"], "text_pair": ["b"]}, "parameters": {"max_seq_len": 5}}, "max_seq_len must be at least 6"),
     ({"data": {"text": "a"}, "parameters": {"top_k": 0}}, "parameters.top_k must be a positive integer"),
-    ({"data": {"text": "a"}, "parameters": {"function_to_apply": "relu"}}, "parameters.function_to_apply must be one of"),
+    ({"data": {"text": "a"}, "parameters": {"function_to_apply": "relu"}},
+     "parameters.function_to_apply must be one of"),
     ({"data": {"text": "a"}, "parameters": {"topk": 2}}, "topk is not an option of text-classification"),
 ])
 def test_a_bad_request_gets_a_4xx_with_a_message_and_the_server_lives(classifier, body, message):

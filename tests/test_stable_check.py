@@ -17,9 +17,11 @@ import make_cases  # noqa: E402
 
 
 def run_check(root):
-    r = subprocess.run([sys.executable, os.path.join(STABLE, "check_stable.py"), str(root), "--json", str(root / "r.json")],
+    r = subprocess.run([sys.executable, os.path.join(STABLE, "check_stable.py"), str(root), "--json",
+                        str(root / "r.json")],
                        capture_output=True, text=True, timeout=600)
-    return r.returncode, {f"{row['case']} {row['format']}": row["status"] for row in json.loads((root / "r.json").read_text())["rows"]}
+    return r.returncode, {f"{row['case']} {row['format']}": row["status"]
+                          for row in json.loads((root / "r.json").read_text())["rows"]}
 
 
 def test_stable_check_passes_and_can_fail(tmp_path, paddle_quiet):
@@ -45,4 +47,5 @@ def test_stable_check_passes_and_can_fail(tmp_path, paddle_quiet):
     specials = json.loads(tok.read_text())
     tok.write_text(json.dumps({k: v["content"] for k, v in specials.items()}))  # plain strings: <mask> eats spaces
     code, status = run_check(root)
-    assert status["roberta RobertaForCausalLM pdparams"] == "FAIL" and status["roberta RobertaForCausalLM safetensors"] == "ok"
+    assert (status["roberta RobertaForCausalLM pdparams"] == "FAIL"
+            and status["roberta RobertaForCausalLM safetensors"] == "ok")

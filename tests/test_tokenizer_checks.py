@@ -134,7 +134,8 @@ def test_long_texts_are_cut_to_the_positions(sources, tmp_path):
     assert "cut to the model's 38 positions: 'word word" in r.stdout
 
 
-TOKENIZER_FILES = {"bpe": ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"],
+TOKENIZER_FILES = {"bpe": ["vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                           "special_tokens_map.json"],
                    "bert": ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]}
 
 

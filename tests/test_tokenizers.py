@@ -164,7 +164,8 @@ def test_tokenizer_json_of_another_kind_converts_weights_only(tmp_path):
     (src / "tokenizer.json").write_text(json.dumps({"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}))
     result = convert(src, tmp_path / "out", verify=False)
     assert result.tokenizer is None and not (tmp_path / "out" / "tokenizer_config.json").exists()
-    assert any("tokenizer: not written (a Unigram tokenizer.json without sentencepiece.bpe.model" in n for n in result.notes)
+    assert any("tokenizer: not written (a Unigram tokenizer.json without sentencepiece.bpe.model" in n
+               for n in result.notes)
 
 
 MULTILINGUAL = [

@@ -99,7 +99,8 @@ def test_an_error_in_the_helper_comes_back_by_name(tmp_path):
     with torch_side.TorchProcess() as helper:
         with pytest.raises(Exception) as e:
             helper.call("load", **args)
-        assert type(e.value).__name__ == type(here.value).__name__ and str(tmp_path / "missing") in str(e.value), repr(e.value)
+        assert (type(e.value).__name__ == type(here.value).__name__
+                and str(tmp_path / "missing") in str(e.value)), repr(e.value)
         assert helper.call("ids", texts=[]) == []  # and it still answers
 
 
@@ -108,7 +109,8 @@ def test_the_pipe_carries_no_pickle():
     message = torch_side._pack({"x": np.array([{"a": 1}], dtype=object)})
     with pytest.raises(ValueError, match="allow_pickle"):
         torch_side._unpack(io.BytesIO(message).read)
-    back = torch_side._unpack(io.BytesIO(torch_side._pack({"a": [np.arange(3), {"b": np.ones((2, 2), np.float32)}], "n": 1})).read)
+    back = torch_side._unpack(io.BytesIO(torch_side._pack({"a": [np.arange(3), {"b": np.ones((2, 2), np.float32)}],
+                                                           "n": 1})).read)
     assert back["n"] == 1 and back["a"][0].tolist() == [0, 1, 2] and back["a"][1]["b"].dtype == np.float32
 
 

@@ -111,7 +111,8 @@ def test_clue_pad_is_the_tokenizers_and_paddlenlp_default_call_is_right(tmp_path
     assert "| no attention_mask: pooler_output |" in r.stdout and "| tokenizer defaults: pooler_output |" in r.stdout
     assert json.loads((out / "config.json").read_text())["pad_token_id"] == 0
 
-    texts = ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "鑫是一个罕见的字。", "好"]  # 鑫: not in the vocab -> [UNK]
+    # 鑫: not in the vocab -> [UNK]
+    texts = ["中国的首都是北京。", "今天天气很好，我们去公园散步吧！", "鑫是一个罕见的字。", "好"]
     hf_tok = transformers.BertTokenizerFast.from_pretrained(str(src))
     batch = hf_tok(texts, padding=True, return_tensors="pt")
     assert (batch["input_ids"] == 1).any() and (batch["input_ids"] == 0).any()  # an [UNK] and padding

@@ -27,7 +27,8 @@ def test_convert_verifies_and_verify_fails_tampered_weights(tmp_path):
     build_checkpoint(str(src), "BertModel", SMALL_CLUE, vocab="wordpiece", config_json=SMALL_CLUE)
     r = run("convert", src, out)
     assert r.returncode == 0, r.stderr
-    assert "tokenizer: BertTokenizerFast vs BertTokenizerFast: 13/13 texts give identical ids (every special and added token among them); 8021 vs 8021 ids" in r.stdout
+    assert ("tokenizer: BertTokenizerFast vs BertTokenizerFast: 13/13 texts give identical ids "
+            "(every special and added token among them); 8021 vs 8021 ids" in r.stdout)
     assert "PASS" in r.stdout and "| hidden_states[2] |" in r.stdout and "| pooler_output |" in r.stdout
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "| pooler_output |" in card and "AutoModel.from_pretrained" in card
@@ -87,7 +88,8 @@ def test_fill_mask_mid_sentence_and_no_verify(tmp_path):
 def test_list():
     r = run("list")
     assert r.returncode == 0
-    assert "| clue/roberta_chinese_clue_large | bert (CLUE, config says roberta) | BertModel | 24 | 1024 | 16 |" in r.stdout
+    assert ("| clue/roberta_chinese_clue_large | bert (CLUE, config says roberta) | BertModel | 24 | 1024 | 16 |"
+            in r.stdout)
     assert "| distilroberta-base | roberta | RobertaForMaskedLM | 6 | 768 | 12 | 50265 |" in r.stdout
 
 
@@ -119,13 +121,15 @@ def test_hub_id_resolves_offline_from_cache(tmp_path):
     r = subprocess.run(CLI + ["convert", "clue/roberta_chinese_clue_tiny", str(tmp_path / "out")], capture_output=True,
                        text=True, env=env, cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "PASS" in r.stdout and json.loads((tmp_path / "out" / "config.json").read_text())["architectures"] == ["BertModel"]
+    assert ("PASS" in r.stdout
+            and json.loads((tmp_path / "out" / "config.json").read_text())["architectures"] == ["BertModel"])
     assert (tmp_path / "out" / "README.md").read_text(encoding="utf-8").startswith("# clue/roberta_chinese_clue_tiny "
                                                                                    "for PaddleNLP")
 
     missing = subprocess.run(CLI + ["convert", "clue/roberta_chinese_pair_tiny", str(tmp_path / "out2")],
                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-    assert missing.returncode == 2 and "not in the Hugging Face cache" in missing.stderr and "HF_HUB_OFFLINE" in missing.stderr
+    assert (missing.returncode == 2 and "not in the Hugging Face cache" in missing.stderr
+            and "HF_HUB_OFFLINE" in missing.stderr)
 
     # the one-line API: converts once into the cache, loads, and reuses the conversion
     code = (

@@ -52,7 +52,8 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
         if arch is not None and arch.startswith(prefix):
             arch = tables.FAMILIES[model_type].class_prefix + arch[len(prefix):]
     if arch in tables.NO_PADDLE_CLASS and not forced_head:
-        raise ConversionError(f"{config_path}: architectures {arch} cannot be converted: {tables.NO_PADDLE_CLASS[arch]}")
+        raise ConversionError(f"{config_path}: architectures {arch} cannot be converted: "
+                              f"{tables.NO_PADDLE_CLASS[arch]}")
     if forced and forced not in tables.FAMILIES:
         raise ConversionError(f"family {forced!r} is not one of {sorted(tables.FAMILIES)}")
 
@@ -89,7 +90,8 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
     if forced_head:
         return fam, _head_name(forced_head, fam)
     # the head config.json names, when the decided family's table reads the same tensors for it
-    if declared_head in fam.heads and fam.heads[declared_head].rows == tables.FAMILIES[declared].heads[declared_head].rows:
+    if (declared_head in fam.heads
+            and fam.heads[declared_head].rows == tables.FAMILIES[declared].heads[declared_head].rows):
         return fam, declared_head
     head, others = head_from_tensors(fam, canonical, names_shapes)
     if declared_head is not None and head != declared_head:  # a head of another family on a BERT-structured body
@@ -99,7 +101,8 @@ def family_and_head(config, canonical, names_shapes, tokenizer_kind, forced, not
             f"{', '.join(s.paddle_class for s in fam.heads.values())})"
         )
     why = "config.json names no architectures" if declared_head is None else f"{arch} read as {family}"
-    also = f"; the tensors also fit {', '.join(fam.paddle_class(h) for h in others)} (--head picks one)" if others else ""
+    also = (f"; the tensors also fit {', '.join(fam.paddle_class(h) for h in others)} (--head picks one)"
+            if others else "")
     notes.append(f"head: {why}; {fam.paddle_class(head)} chosen from the tensors present{also}")
     return fam, head
 

@@ -77,7 +77,8 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, fami
         present = tuple(canonical[s] for s in row.hf if s in canonical)
         if not present:
             raise ConversionError(f"tensor {row.hf[0]} is missing from the checkpoint "
-                                  f"({fam.paddle_class(head)} needs it){_held_head(fam, head, canonical, names_shapes)}")
+                                  f"({fam.paddle_class(head)} needs it)"
+                                  f"{_held_head(fam, head, canonical, names_shapes)}")
         entries.append(_entry(row.paddle, present, row, dims, names_shapes, config_path))
 
     # Every output carries a pooler, so that AutoModel (a bare model with a pooler) never starts
@@ -91,7 +92,8 @@ def make_plan(config: dict, names_shapes: dict, tokenizer_kind: str | None, fami
     else:
         reason = "checkpoint has no pooler; zeros so no loader initialises it randomly"
         for row in pooler_rows:
-            entries.append(Entry(row.paddle, (), False, _shape(row, dims)[::-1] if row.layout == T else _shape(row, dims), reason))
+            entries.append(Entry(row.paddle, (), False,
+                                 _shape(row, dims)[::-1] if row.layout == T else _shape(row, dims), reason))
         notes.append("pooler: not in the checkpoint; written as zeros (pooled output is 0, as no weights exist)")
 
     used = {s for e in entries for s in e.srcs}

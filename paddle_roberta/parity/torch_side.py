@@ -40,7 +40,8 @@ def torch_model_args(src, paddle_class, weights, dtype) -> dict:
     head = family_and_head(paddle_class)[1]
     # a causal LM attends to earlier tokens only in transformers when is_decoder is set (a source config may lack it)
     return {"src": os.path.abspath(src), "hf_class": hf_class_for(paddle_class), "dtype": dtype,
-            "use_safetensors": ".safetensors" in os.path.basename(hf_weights or ""), "is_decoder": head == "ForCausalLM"}
+            "use_safetensors": ".safetensors" in os.path.basename(hf_weights or ""),
+            "is_decoder": head == "ForCausalLM"}
 
 
 class TorchSide:
@@ -142,7 +143,8 @@ class TorchSide:
             inputs["attention_mask"] = np.ones_like(inputs["input_ids"])
             logits = compare.run_torch(self.model, inputs)[key][0]
             positions = np.where(inputs["input_ids"][0] == self.tok.mask_token_id)[0]
-            result.append([[compare.token_name(self.tok, int(i)) for i in np.argsort(-logits[p])[:5]] for p in positions])
+            result.append([[compare.token_name(self.tok, int(i)) for i in np.argsort(-logits[p])[:5]]
+                           for p in positions])
         return result
 
 
@@ -187,7 +189,8 @@ def hf_tokenizer(src, family):
         if not_written(kind):
             return None  # a kind no PaddleNLP class expresses (the output has none either): the report says which
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise ConversionError(f"{src}: its tokenizer does not load in transformers ({type(e).__name__}: {first})") from None
+        raise ConversionError(f"{src}: its tokenizer does not load in transformers "
+                              f"({type(e).__name__}: {first})") from None
 
 
 @functools.lru_cache(maxsize=1)

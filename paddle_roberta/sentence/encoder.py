@@ -151,7 +151,8 @@ class SentenceEncoder:
         return self.pipeline.max_seq_length
 
     def encode(self, sentences, batch_size: int = 32, normalize: bool = False, prompt_name: str | None = None,
-               prompt: str | None = None, show_progress_bar: bool | None = None, normalize_embeddings: bool | None = None,
+               prompt: str | None = None, show_progress_bar: bool | None = None,
+               normalize_embeddings: bool | None = None,
                convert_to_numpy: bool = True) -> np.ndarray:
         """Embeddings of ``sentences`` (a string, or a list of strings), float32 numpy ``[n, dimension]``
         (``[dimension]``

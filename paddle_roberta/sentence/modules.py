@@ -93,7 +93,8 @@ class Pipeline:
                  text in self.prompts.items()
                  if text]
         prompts = f"; prompts: {', '.join(named)}" if named else ""
-        similarity = f"; similarity {self.similarity_fn_name}" if self.similarity_fn_name not in (None, "cosine") else ""
+        similarity = (f"; similarity {self.similarity_fn_name}" if self.similarity_fn_name not in (None, "cosine")
+                      else "")
         return "sentence-transformers: " + " -> ".join(parts) + prompts + similarity
 
     def as_json(self) -> dict:
@@ -109,7 +110,8 @@ def pipeline_from_json(data: dict) -> Pipeline:
     """``Pipeline.as_json``'s value back (an inference export keeps it in inference.json)."""
     return Pipeline(data["modules"], data["max_seq_length"], data.get("do_lower_case", False),
                     data.get("prompts") or {},
-                    data.get("default_prompt_name"), data.get("similarity_fn_name"), data.get("sentence_transformers") or {},
+                    data.get("default_prompt_name"), data.get("similarity_fn_name"),
+                    data.get("sentence_transformers") or {},
                     data.get("source_max_seq_length"))
 
 
@@ -129,7 +131,8 @@ def check_layout(path: str) -> None:
     if first.get("path") not in (None, "", ".") and not os.path.isfile(os.path.join(path, "config.json")):
         raise ConversionError(f"{where}: the Transformer module is in {first.get('path')!r}, not the top "
                               f"folder (an older "
-                              "sentence-transformers layout); this tool converts models whose body is at the top folder")
+                              "sentence-transformers layout); "
+                              "this tool converts models whose body is at the top folder")
 
 
 def missing_modules(path: str) -> list:
@@ -183,7 +186,8 @@ def read_source(path: str, config: dict, max_positions: int) -> Pipeline:
                 raise ConversionError(f"{name}: Pooling must come right after the Transformer")
             modules.append(_pooling(path, rel, config, st_files, name))
         elif not modules:
-            raise ConversionError(f"{name}: the Transformer's token embeddings must be pooled first (no Pooling module)")
+            raise ConversionError(f"{name}: the Transformer's token embeddings must be pooled first "
+                                  f"(no Pooling module)")
         elif kind == DENSE_TYPE:
             modules.append(_dense(path, rel, modules, st_files, name))
         elif kind == NORMALIZE:

@@ -155,7 +155,8 @@ class Predictor:
                 with open(os.path.join(self.path, "config.json"), encoding="utf-8") as f:
                     shape = (1, json.load(f).get("num_choices") or 2, 1)
             out = self.run({i["name"]: np.ones(shape, np.int64) for i in self.spec["inputs"]})
-            self._empty = {name: np.zeros((0,) + tuple(0 if d == 1 and name in self.spec["per_token"] else value.shape[d]
+            self._empty = {name: np.zeros((0,) + tuple(0 if d == 1 and name in self.spec["per_token"]
+                                                       else value.shape[d]
                                                        for d in range(1, value.ndim)), value.dtype)
                            for name, value in out.items()}
         return {name: value.copy() for name, value in self._empty.items()}

@@ -153,7 +153,8 @@ def _texts(data, field, choices, required=True):
     if not isinstance(value, list):
         raise _bad(f"data.{field} must be a string or a list of strings, not {type(value).__name__}")
     for item in value:
-        ok = (isinstance(item, list) and item and all(isinstance(t, str) for t in item)) if choices else isinstance(item, str)
+        ok = ((isinstance(item, list) and item and all(isinstance(t, str) for t in item)) if choices
+              else isinstance(item, str))
         if not ok:
             want = "a non-empty list of strings (the choices)" if choices else "a string"
             raise _bad(f"data.{field}: every item must be {want}, not {json.dumps(item)[:60]}")
@@ -293,7 +294,8 @@ class EmbeddingPostHandler(BasePostHandler):
 
     @classmethod
     def process(cls, data, parameters):
-        out = {"mean_last_hidden_state": [np.asarray(h, np.float64).mean(axis=0).tolist() if h else [] for h in data["last_hidden_state"]]}
+        out = {"mean_last_hidden_state": [np.asarray(h, np.float64).mean(axis=0).tolist() if h else []
+                                          for h in data["last_hidden_state"]]}
         if "pooler_output" in data:
             out["pooler_output"] = data["pooler_output"]
         return out

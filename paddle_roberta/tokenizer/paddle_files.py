@@ -277,12 +277,14 @@ def _added_token_settings(src, source_config, specials_map) -> dict:
                 declared.setdefault(value["content"], value)
     decoder = source_config.get("added_tokens_decoder")
     if isinstance(decoder, dict):
-        declared.update({t["content"]: t for t in decoder.values() if isinstance(t, dict) and isinstance(t.get("content"), str)})
+        declared.update({t["content"]: t for t in decoder.values()
+                         if isinstance(t, dict) and isinstance(t.get("content"), str)})
     tokenizer_json = os.path.join(src, "tokenizer.json")
     if os.path.isfile(tokenizer_json):
         added = read_json_object(tokenizer_json).get("added_tokens")
         if isinstance(added, list):
-            declared.update({t["content"]: t for t in added if isinstance(t, dict) and isinstance(t.get("content"), str)})
+            declared.update({t["content"]: t for t in added
+                             if isinstance(t, dict) and isinstance(t.get("content"), str)})
     return {content: {f: bool(fields[f]) for f in ADDED_TOKEN_FIELDS if f in fields} for content,
             fields in declared.items()}
 

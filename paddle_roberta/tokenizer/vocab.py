@@ -125,7 +125,8 @@ def _special_contents(src) -> set:
     for name in ("special_tokens_map.json", "tokenizer_config.json"):
         doc = _json(os.path.join(src, name))
         for key, value in doc.items():
-            values = value if key == "additional_special_tokens" and isinstance(value, list) else [value] if key.endswith("_token") else []
+            values = (value if key == "additional_special_tokens" and isinstance(value, list)
+                      else [value] if key.endswith("_token") else [])
             for v in values:
                 v = v.get("content") if isinstance(v, dict) else v
                 if isinstance(v, str):
