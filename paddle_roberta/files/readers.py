@@ -10,7 +10,6 @@ than tensors and plain containers, so no code from the file runs; PaddleNLP's
 
 from __future__ import annotations
 
-import abc
 import json
 import os
 import warnings
@@ -21,32 +20,11 @@ import numpy as np
 
 from ..errors import ConversionError
 from .positioned import read_range
+from .tensor_file import TensorFile
 from .torch_zip import TorchZipFile, is_torch_zip
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float16": np.dtype(np.float16), "bfloat16": BFLOAT16}
-
-
-class TensorFile(abc.ABC):
-    """One weight file: ``names()``, ``shape(name)``, ``dtype(name)``, ``read(name, rows=None)`` -> numpy."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    @abc.abstractmethod
-    def names(self) -> list: ...
-
-    @abc.abstractmethod
-    def shape(self, name) -> tuple: ...
-
-    @abc.abstractmethod
-    def dtype(self, name) -> np.dtype: ...
-
-    @abc.abstractmethod
-    def read(self, name, rows=None) -> np.ndarray: ...
-
-    def close(self):
-        pass
 
 
 class SafetensorsFile(TensorFile):

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import ConversionError
 from .positioned import read_range
+from .tensor_file import TensorFile
 
 # torch's storage classes as the pickle names them -> numpy dtypes (bfloat16 via ml_dtypes, as for safetensors)
 STORAGES = {
@@ -131,11 +132,11 @@ def is_torch_zip(path: str) -> bool:
         return any(name.count("/") == 1 and name.endswith("/data.pkl") for name in z.namelist())
 
 
-class TorchZipFile:
+class TorchZipFile(TensorFile):
     """``names()``, ``shape(name)``, ``dtype(name)``, ``read(name, rows=None)`` over a torch zip checkpoint."""
 
     def __init__(self, path: str):
-        self.path = path
+        super().__init__(path)
         try:
             with zipfile.ZipFile(path) as z:
                 pickles = [n for n in z.namelist() if n.count("/") == 1 and n.endswith("/data.pkl")]
