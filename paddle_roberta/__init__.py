@@ -18,7 +18,7 @@ from ._version import __version__
 _EXPORTS = {
     "convert": "convert", "export": "export_hf", "export_inference": "export_inference",
     "from_pretrained": "api", "tokenizer": "api", "SentenceEncoder": "api",
-    "ConversionError": "errors", "Result": "result", "pipeline": "tasks.pipeline",
+    "ConversionError": "errors", "Result": "result", "pipeline": "api",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -2,6 +2,7 @@
 
     model = paddle_roberta.from_pretrained("clue/roberta_chinese_clue_tiny")
     tokenizer = paddle_roberta.tokenizer("clue/roberta_chinese_clue_tiny")
+    classify = paddle_roberta.pipeline("text-classification", "some/hub-classifier")
 
 The cache key is the resolved source's files (names, sizes, times, inodes, sampled contents: cache.py),
 the options and this package's version: a changed source converts again, an unchanged one loads
@@ -18,7 +19,9 @@ from .convert import convert
 from .errors import ConversionError
 from .files.cache import cache_root, prune, source_key, touch
 from .files.source import resolve
+from .preflight import directory_kind
 from .sentence import encoder
+from .serving.predictor import INFERENCE_JSON
 from .tokenizer.kind import TOKENIZER_CONFIG, not_written, tokenizer_kind
 
 
@@ -98,6 +101,28 @@ def tokenizer(src, **options):
                               + (f" ({why}); tokenize with transformers' AutoTokenizer" if why
                                  else " (none in the source)"))
     return pt.AutoTokenizer.from_pretrained(out)
+
+
+def pipeline(task: str, model, **options):
+    """``tasks.pipeline.pipeline`` (answers as ``transformers.pipeline`` gives them) on ``model``: a converted
+    directory, a Paddle Inference export, or a Hugging Face directory or hub id, converted into the cache first (as
+    ``from_pretrained``)."""
+    from .tasks.pipeline import pipeline as task_pipeline
+
+    path = os.fspath(model)
+    exported = os.path.isfile(os.path.join(path, INFERENCE_JSON))
+    if not exported and not is_converted(path) and not _paddle_saved(path):
+        path = converted_dir(path)
+    return task_pipeline(task, path, **options)
+
+
+def _paddle_saved(path) -> bool:
+    """A PaddleNLP directory this tool did not write (a fine-tune saved with save_pretrained)."""
+    try:
+        with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
+            return directory_kind(path, json.load(f)) == "paddle"
+    except (OSError, ValueError):
+        return False
 
 
 class SentenceEncoder(encoder.SentenceEncoder):

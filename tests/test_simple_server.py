@@ -180,7 +180,7 @@ def test_eight_concurrent_clients_with_mixed_lengths(classifier):
     ({"data": {"text": "a"}, "parameters": {"top_k": 0}}, "parameters.top_k must be a positive integer"),
     ({"data": {"text": "a"}, "parameters": {"function_to_apply": "relu"}},
      "parameters.function_to_apply must be one of"),
-    ({"data": {"text": "a"}, "parameters": {"topk": 2}}, "topk is not an option of text-classification"),
+    ({"data": {"text": "a"}, "parameters": {"topk": 2}}, "parameters.topk is not one of top_k, function_to_apply"),
 ])
 def test_a_bad_request_gets_a_4xx_with_a_message_and_the_server_lives(classifier, body, message):
     src, _, server = classifier

@@ -222,15 +222,49 @@ def test_every_task_through_the_inference_export(tmp_path_factory, paddle_quiet,
     (lambda p: p([]), "empty list"),
     (lambda p: p([3]), "input 0 is a int"),
     (lambda p: p("x", top_k=0), "top_k must be a positive integer"),
-    (lambda p: p("x", topk=1), "'topk' is not an option"),
+    (lambda p: p("x", topk=1), "topk is not an option"),
     (lambda p: p("x", function_to_apply="relu"), "function_to_apply must be one of"),
     (lambda p: p(["很长的文本" * 40]), "pass truncation=True"),
     (lambda p: p([{"text": "a", "pair": "b"}]), "a text pair is"),
+    (lambda p: p("x", truncation="yes"), "truncation must be True or False"),
 ])
 def test_bad_input_is_one_line(classifier, paddle_quiet, call, message):
     with pytest.raises(ValueError) as e:
         call(pipeline("text-classification", classifier[2]))
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_bad_options_of_the_other_tasks(tmp_path_factory, paddle_quiet):
+    ner = pipeline("ner", ner_dirs(tmp_path_factory, "bert")[2])
+    qa = pipeline("question-answering", qa_dirs(tmp_path_factory, "bert")[2])
+    for call, message in [
+        (lambda: ner("hi", ignore_labels="O"), "ignore_labels must be a list of label names"),
+        (lambda: ner("hi", aggregation_strategy="best"), "aggregation_strategy must be one of"),
+        (lambda: qa(question="很长的问题" * 40, context="北京"), "question 0 takes"),
+        (lambda: qa(question="谁", context="北京" * 50, max_seq_len=5), "lower doc_stride or raise max_seq_len"),
+        (lambda: qa(question=["a", "b"], context=["c"]), "2 questions and 1 contexts"),
+        (lambda: qa({"question": "", "context": "c"}), "both non-empty"),
+    ]:
+        with pytest.raises(ValueError) as e:
+            call()
+        assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_a_text_pair_answers_as_transformers_does(classifier, paddle_quiet):
+    """One {"text", "text_pair"} gives the bare answer, one string a list of one: transformers' shapes."""
+    model, tok, out = classifier
+    theirs, ours = hf_pipeline("text-classification", model, tok), pipeline("text-classification", out)
+    pair = {"text": "今天", "text_pair": "天气不错"}
+    assert_same(ours(pair), theirs(pair))
+    assert isinstance(ours(pair), dict) and isinstance(ours("今天"), list)
+
+
+def test_a_hugging_face_directory_is_converted_first(classifier, paddle_quiet):
+    model, tok, out = classifier
+    src = out.parent / "hf"
+    tok.save_pretrained(str(src))  # what the source holds already (a fine-tune's own tokenizer)
+    assert_same(pipeline("text-classification", src)(TEXTS[:5]), hf_pipeline("text-classification", model, tok)(
+        TEXTS[:5]))
 
 
 def test_wrong_task_for_the_model(classifier, paddle_quiet):

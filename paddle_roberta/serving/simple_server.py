@@ -47,7 +47,7 @@ from fastapi import HTTPException
 from paddlenlp.server import predictor as server_predictor  # noqa: I001 -- patched below
 from paddlenlp.server.handlers import BaseModelHandler, BasePostHandler
 
-from ..tasks.pipeline import TASK_OF_HEAD, Pipeline
+from ..tasks.pipeline import OPTIONS, TASK_OF_HEAD, Pipeline
 from ..tasks.runners import Exported
 from .predictor import INFERENCE_JSON, Predictor
 
@@ -107,7 +107,12 @@ def pipeline_for(ours: Predictor):
 def _task_answers(pipe, data, texts, pairs, parameters):
     """What ``pipe(<data.text as sent>, **parameters)`` answers in Python: the same JSON for the same task.
     ``max_seq_len`` and ``batch_size`` are the route's names for the pipeline's length and batch options."""
-    options = {k: v for k, v in parameters.items() if k not in ("max_seq_len", "batch_size")}
+    route = ("max_seq_len", "batch_size")  # the route's own; the texts come as data.text (and data.text_pair)
+    allowed = [o for o in OPTIONS[pipe.task] if o not in ("question", "context", "max_seq_len")] + list(route)
+    unknown = sorted(set(parameters) - set(allowed))
+    if unknown:
+        raise _bad(f"parameters.{unknown[0]} is not one of {', '.join(allowed)}")
+    options = {k: v for k, v in parameters.items() if k not in route}
     options["batch_size"] = _positive_int(parameters, "batch_size", DEFAULT_BATCH)
     if "max_seq_len" in parameters:
         length = _positive_int(parameters, "max_seq_len", None)
@@ -136,7 +141,7 @@ def _task_answers(pipe, data, texts, pairs, parameters):
     try:
         return pipe(inputs, **options)
     except ValueError as e:  # the pipeline names its options; the route's come as parameters.NAME
-        message = str(e).replace("'", "").replace("pass truncation=True to cut it", "send a parameters.max_seq_len")
+        message = str(e).replace("pass truncation=True to cut it", "send a parameters.max_seq_len")
         raise _bad(f"parameters.{message}" if message.split()[0] in parameters else message) from None
 
 

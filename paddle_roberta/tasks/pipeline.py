@@ -34,6 +34,7 @@ OPTIONS = {  # each task's call options besides batch_size, truncation and max_l
                            "handle_impossible_answer", "align_to_words", "question", "context"),
 }
 COMMON = ("batch_size", "truncation", "max_length", "progress")
+FLAGS = ("truncation", "progress", "handle_impossible_answer", "align_to_words")
 
 
 def pipeline(task: str, model, **options) -> Pipeline:
@@ -64,7 +65,14 @@ class Pipeline:
         allowed = OPTIONS[self.task] + COMMON
         for key, value in options.items():
             if key not in allowed:
-                raise ValueError(f"{key!r} is not an option of {self.task} ({', '.join(allowed)})")
+                raise ValueError(f"{key} is not an option of {self.task} ({', '.join(allowed)})")
+            if key in FLAGS and not isinstance(value, bool):
+                raise ValueError(f"{key} must be True or False, not {value!r}")
+            if key == "ignore_labels" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise ValueError(f"ignore_labels must be a list of label names, not {value!r}")
+            if key == "targets" and not (isinstance(value, str) or (isinstance(value, list) and value and
+                                                                     all(isinstance(v, str) for v in value))):
+                raise ValueError(f"targets must be a string or a non-empty list of strings, not {value!r}")
             if key in ("top_k", "batch_size", "max_length", "doc_stride", "max_answer_len", "max_seq_len") and \
                     value is not None and \
                     (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -103,8 +111,10 @@ class Pipeline:
                 raise ValueError("question-answering takes question= and context=, or {'question', 'context'} dicts")
             if isinstance(question, str) != isinstance(context, str):
                 raise ValueError("question and context: both strings, or both lists of the same length")
+            if not isinstance(question, str) and len(question) != len(context):
+                raise ValueError(f"{len(question)} questions and {len(context)} contexts: they go in pairs")
             inputs = {"question": question, "context": context} if isinstance(question, str) else \
-                [{"question": q, "context": c} for q, c in zip(question, context, strict=True)]
+                [{"question": q, "context": c} for q, c in zip(question, context)]
         examples = [inputs] if isinstance(inputs, dict) else inputs
         if not isinstance(examples, list) or not examples:
             raise ValueError("question-answering: give a {'question', 'context'} dict or a non-empty list of them")
@@ -113,10 +123,11 @@ class Pipeline:
                     not all(isinstance(ex[k], str) and ex[k] for k in ex):
                 raise ValueError(f"input {i}: a question is {{'question': str, 'context': str}}, both non-empty")
         tokenizer = self.runner.tokenizer
-        max_seq_len = options.get("max_seq_len") or min(tokenizer.model_max_length, 384, self.runner.max_length)
+        # past the model's positions it could not read the window: cut there, as the other tasks' max_length is
+        max_seq_len = min(options.get("max_seq_len") or min(tokenizer.model_max_length, 384), self.runner.max_length)
         stride = options.get("doc_stride") or min(max_seq_len // 2, 128)
-        found = [question_answering.windows(tokenizer, ex["question"], ex["context"], max_seq_len, stride)
-                 for ex in examples]
+        found = [question_answering.windows(tokenizer, ex["question"], ex["context"], max_seq_len, stride, i)
+                 for i, ex in enumerate(examples)]
         flat = [w for ws in found for w in ws]
         size, logits = options.get("batch_size", 8), []
         for start in range(0, len(flat), size):
@@ -135,7 +146,8 @@ class Pipeline:
 
     def _classification_single(self, text, options):
         answer = self._answer([text], options)[0]
-        return [answer] if "top_k" not in options else answer  # transformers' own quirk, kept
+        # transformers' own quirk, kept: a string's answer (not a text pair's) comes in a list unless top_k is given
+        return [answer] if isinstance(text, str) and "top_k" not in options else answer
 
     def _stream(self, inputs, options):
         if options.get("progress"):  # a count of the texts done (a generator has no length to show a bar against)

@@ -9,11 +9,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def windows(tokenizer, question: str, context: str, max_seq_len: int, doc_stride: int) -> list:
+def windows(tokenizer, question: str, context: str, max_seq_len: int, doc_stride: int, index: int = 0) -> list:
     """The model inputs of each window of ``context`` (question first, context truncated and strided), each with its
-    ``p_mask`` (1: cannot be in the answer) and its encoding (offsets, words)."""
+    ``p_mask`` (1: cannot be in the answer) and its encoding (offsets, words). ``index``: the example's, for
+    messages."""
     if doc_stride > max_seq_len:
         raise ValueError(f"doc_stride ({doc_stride}) is larger than max_seq_len ({max_seq_len})")
+    # what the tokenizers library would answer with an exception or a Rust panic, said first
+    asked = len(tokenizer(question, add_special_tokens=False)["input_ids"]) + tokenizer.num_special_tokens_to_add(True)
+    room = max_seq_len - asked
+    if room < 1:
+        raise ValueError(f"question {index} takes {asked} of the max_seq_len {max_seq_len} tokens, leaving none for "
+                         "the context: shorten the question or raise max_seq_len")
+    if doc_stride >= room and len(tokenizer(context, add_special_tokens=False)["input_ids"]) > room:  # to be cut
+        raise ValueError(f"question {index} leaves {room} tokens of max_seq_len {max_seq_len} for each window of the "
+                         f"context, not more than doc_stride {doc_stride}: lower doc_stride or raise max_seq_len")
     enc = tokenizer(text=question, text_pair=context, truncation="only_second", max_length=max_seq_len,
                     stride=doc_stride, return_token_type_ids=True, return_overflowing_tokens=True,
                     return_offsets_mapping=True, return_special_tokens_mask=True)
