@@ -99,6 +99,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--step", type=float, default=0.05, help="seconds between two moments (default 0.05)")
     parser.add_argument("--commands", default="convert,verify,export-hf,export-inference,cache")
+    parser.add_argument("--slack", type=float, default=1.3, help="sweep up to this many times the command's measured "
+                        "duration (a loaded machine runs it slower than its timed run: default 1.3)")
     args = parser.parse_args(argv)
     print(f"# signal sweep, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, step {args.step} s\n")
@@ -108,7 +110,7 @@ def main(argv=None) -> int:
         for name in args.commands.split(","):
             workdir = tempfile.mkdtemp(dir=root)
             total = duration(src, workdir, name)
-            moments = [round(i * args.step, 3) for i in range(1, int(total / args.step) + 2)]
+            moments = [round(i * args.step, 3) for i in range(1, int(total * args.slack / args.step) + 2)]
             runs = sweep(src, workdir, name, moments)
             broken = [r for r in runs if r["problems"]]
             bad += len(broken)
