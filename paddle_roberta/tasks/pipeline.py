@@ -30,6 +30,7 @@ OPTIONS = {  # each task's call options besides batch_size, truncation and max_l
     "fill-mask": ("top_k", "targets"),
     "feature-extraction": (),
     "token-classification": ("aggregation_strategy", "ignore_labels"),
+    # max_question_len: taken and unused, as transformers' fast-tokenizer path does
     "question-answering": ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
                            "handle_impossible_answer", "align_to_words", "question", "context"),
 }
@@ -59,7 +60,6 @@ class Pipeline:
         if runner.head != want:
             raise ValueError(f"{runner.path} is a {runner.config['architectures'][0]}: {task} needs a "
                              f"{runner.family.class_prefix}{want}")
-        self.targets = None
 
     def check(self, options: dict) -> dict:
         allowed = OPTIONS[self.task] + COMMON

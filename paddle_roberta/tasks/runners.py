@@ -20,7 +20,7 @@ OUTPUT_NAMES = {"Model": ("last_hidden_state", "pooler_output"), "ForQuestionAns
 
 
 class Runner:
-    """``config`` (config.json), ``head`` (``ForSequenceClassification``, …), ``tokenizer`` (PaddleNLP's),
+    """``config`` (config.json), ``head`` (``ForSequenceClassification``, …), ``tokenizer`` (transformers' fast one),
     ``max_length`` (tokens one sequence can hold) and ``run(feed) -> {name: ndarray}``."""
 
     def __init__(self, path: str):
