@@ -98,6 +98,19 @@ def test_a_generator_with_a_progress_count(classifier, paddle_quiet, capsys):
     assert "text-classification:7text" in capsys.readouterr().err.replace(" ", "")
 
 
+def test_many_threads_with_other_lengths_at_once(classifier, paddle_quiet):
+    """A server shares one pipeline between threads whose requests cut at other lengths: each gets its own answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, _, out = classifier
+    pipe = pipeline("text-classification", out)
+    calls = [(TEXTS[i % 21:i % 21 + 4] or TEXTS[:4], 8 + 4 * (i % 10)) for i in range(40)]
+    want = [pipe(texts, truncation=True, max_length=n) for texts, n in calls]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda c: pipe(c[0], truncation=True, max_length=c[1]), calls))
+    assert_same(got, want)
+
+
 def test_text_pairs(classifier, paddle_quiet):
     model, tok, out = classifier
     pairs = [{"text": a, "text_pair": b} for a, b in zip(TEXTS[:8], TEXTS[8:16])]

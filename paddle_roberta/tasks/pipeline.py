@@ -126,8 +126,9 @@ class Pipeline:
         # past the model's positions it could not read the window: cut there, as the other tasks' max_length is
         max_seq_len = min(options.get("max_seq_len") or min(tokenizer.model_max_length, 384), self.runner.max_length)
         stride = options.get("doc_stride") or min(max_seq_len // 2, 128)
-        found = [question_answering.windows(tokenizer, ex["question"], ex["context"], max_seq_len, stride, i)
-                 for i, ex in enumerate(examples)]
+        with self.runner.text_lock:
+            found = [question_answering.windows(tokenizer, ex["question"], ex["context"], max_seq_len, stride, i)
+                     for i, ex in enumerate(examples)]
         flat = [w for ws in found for w in ws]
         size, logits = options.get("batch_size", 8), []
         for start in range(0, len(flat), size):

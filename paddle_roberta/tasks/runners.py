@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import numpy as np
 
@@ -32,6 +33,9 @@ class Runner:
             raise ConversionError(f"{path}: {self.config['architectures'][0]} is not a class this tool converts")
         self.family, self.head = found
         self.tokenizer = fast_tokenizer(path)
+        # transformers' fast tokenizer sets its Rust tokenizer's truncation per call: two threads asking for other
+        # lengths at once would race ("Already borrowed"); encoding takes milliseconds, so one at a time
+        self.text_lock = threading.Lock()
 
     def tokenize(self, texts, pairs=None, truncation=False, max_length=None, first=0, **extra) -> tuple:
         """(feed, encodings): the padded inputs with the attention mask, and each text's own encoding (``extra``:
@@ -43,7 +47,8 @@ class Runner:
         rows = []
         for i, text in enumerate(texts):
             pair = pairs[i] if pairs is not None and pairs[i] else None
-            enc = self.tokenizer(text, pair, return_attention_mask=True, **cut, **extra)
+            with self.text_lock:
+                enc = self.tokenizer(text, pair, return_attention_mask=True, **cut, **extra)
             if len(enc["input_ids"]) > self.max_length:  # past the position table: transformers' model fails too
                 raise ValueError(f"input {first + i} is {len(enc['input_ids'])} tokens; the model reads at most "
                                  f"{self.max_length}: pass truncation=True to cut it")
