@@ -48,10 +48,25 @@ def commands(src: dict, out: str) -> dict:
     }
 
 
-def one(args: list, at: float, signum: int, workdir: str, out: str | None) -> dict:
-    """Run ``args``, send ``signum`` after ``at`` seconds; what came of it."""
+def handlers_in_place(pid: int) -> bool:
+    """Whether the process catches SIGTERM (Linux: /proc/PID/status SigCgt): the package's first line has run.
+    Before it, the interpreter's start-up holds Python's defaults, which no code of the package can change."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(line for line in f if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+def one(args: list, at: float, signum: int, workdir: str, out: str | None, from_handlers: bool = False) -> dict:
+    """Run ``args``, send ``signum`` after ``at`` seconds (counted from the moment the package's handlers are in
+    place when ``from_handlers``: a loaded machine can take longer than a moment to start the interpreter); what
+    came of it."""
     before = sorted(os.listdir(workdir))
     proc = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir)
+    while from_handlers and proc.poll() is None and not handlers_in_place(proc.pid):
+        time.sleep(0.002)
     try:
         proc.wait(timeout=at)
     except subprocess.TimeoutExpired:
@@ -80,10 +95,12 @@ def one(args: list, at: float, signum: int, workdir: str, out: str | None) -> di
             "problems": problems}
 
 
-def sweep(src: dict, workdir: str, name: str, moments, signals=(signal.SIGINT, signal.SIGTERM)) -> list:
+def sweep(src: dict, workdir: str, name: str, moments, signals=(signal.SIGINT, signal.SIGTERM),
+          from_handlers: bool = False) -> list:
     out = os.path.join(workdir, "out")
     args = commands(src, out)[name]
-    return [one(args, at, s, workdir, None if name in ("verify", "cache") else out) for at in moments for s in signals]
+    return [one(args, at, s, workdir, None if name in ("verify", "cache") else out, from_handlers)
+            for at in moments for s in signals]
 
 
 def duration(src: dict, workdir: str, name: str) -> float:
