@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "dygraph Paddle model)")
     e.add_argument("--weights", metavar="FILE", help="the weights file of PADDLE_DIR to read when it holds two formats "
                    "that differ (a fine-tune saved in place: model_state.pdparams)")
+    e.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                   help="--to inference: the precision the export runs at by default; bfloat16 needs a CPU with "
+                        "AVX512-BF16 or AMX and is verified at a bar of its own (default float32)")
 
     k = sub.add_parser("cache", parents=[every], help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else "
                                                       "~/.cache/paddle_roberta)")
@@ -184,7 +187,13 @@ def _preflight(args) -> None:
         if args.source and args.to != "inference":
             raise UsageError("--source is for --to inference (export --to huggingface verifies against the PaddleNLP "
                              "input)")
+        if args.precision != "float32" and args.to != "inference":
+            raise UsageError("--precision is for --to inference (a Hugging Face export keeps the weights' dtype)")
         preflight.export(args.paddle_dir, args.dest, args.overwrite, args.source, args.weights)
+        if args.precision != "float32":
+            from .serving.precision import check_precision
+
+            check_precision(args.precision)
     elif args.command == "verify":
         preflight.verify(args.src, args.out)
         if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
@@ -318,7 +327,7 @@ def _export_inference(args) -> int:
 
     result = export_inference(args.paddle_dir, args.dest, source=args.source, overwrite=args.overwrite,
                               verify=False if args.no_verify else None, atol=args.atol, weights=args.weights,
-                              **_stages(args))
+                              precision=args.precision, **_stages(args))
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result.path}")
         print(f"  model   {result.model_class} for Paddle Inference; inputs "

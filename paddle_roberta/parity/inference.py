@@ -14,13 +14,20 @@ from .sentence import sentence_note, sentence_rows
 from .verify import FILL_MASK, SENTENCES
 
 PREDICTOR = "Paddle Inference predictor (oneDNN, 2 threads)"
+# bfloat16 vs the float32 predictor: |diff| <= BF16_ATOL x max(1, max|output|), and the same top-1 wherever float32's
+# top-1 leads its second by more than twice the largest difference seen (a closer call may flip: counted, not judged).
+# 8 mantissa bits round each product by up to 2^-9 relative. Measured on trained-looking weights (AMD EPYC,
+# AVX512-BF16): 2 layers 1.4e-2 of the scale; 6 layers x 768 4.1e-2 (241 texts of up to 512 tokens); 24 x 1024 1.6e-2
+# for the last hidden state, 4.7e-2 for the tanh pooler. A wrong weight or a broken graph is off by the scale itself.
+BF16_ATOL = 1e-1
 
 
-def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, dtype):
-    """The ``Report`` of the export that ``predictor`` runs: ``model`` is the dygraph PaddleNLP model of ``paddle_dir``
-    it came from, ``source`` the torch original's directory or None, ``dtype`` the directory's stored dtype."""
+def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, dtype, bfloat16=None):
+    """The ``Report`` of the export that ``predictor`` runs (in float32): ``model`` is the dygraph PaddleNLP model of
+    ``paddle_dir`` it came from, ``source`` the torch original's directory or None, ``dtype`` the directory's stored
+    dtype; ``bfloat16``: the same export's predictor in bfloat16, judged against ``predictor`` at its own bar."""
     if spec.get("sentence"):
-        return _verify_sentences(predictor, paddle_dir, model, source, atol, dtype)
+        return _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, bfloat16)
     cfg = model.config
     if os.path.isfile(os.path.join(predictor.path, "tokenizer_config.json")):
         texts = SENTENCES[fam.name] + [t.format(mask=predictor.tokenizer.mask_token) for t in FILL_MASK[fam.name]]
@@ -51,10 +58,50 @@ def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, d
     rows = [parity.diff("last_hidden_state", ref["last_hidden_state"], got["last_hidden_state"], real)
             ] if "last_hidden_state" in spec["outputs"] else []
     rows += parity.head_diffs(head, ref, got, real, [(n, n) for n in spec["outputs"] if n != "last_hidden_state"])
-    return build_report(f"{PREDICTOR} vs {reference}, {len(real)} sequences", atol, rows, reference=reference)
+    after = []
+    if bfloat16 is not None:
+        low = bfloat16.run(inputs)
+        low = {name: low[name].reshape(got[name].shape) for name in spec["outputs"]}
+        rows += [bfloat16_diff(name, got[name], low[name], real if name in spec["per_token"] else None)
+                 for name in spec["outputs"]]
+        after = [BF16_NOTE]
+    return build_report(f"{PREDICTOR} vs {reference}, {len(real)} sequences", atol, rows, after=after,
+                        reference=reference, **({"precision": "bfloat16"} if bfloat16 is not None else {}))
 
 
-def _verify_sentences(predictor, paddle_dir, model, source, atol, dtype):
+BF16_NOTE = (f"(bfloat16 rows: the bfloat16 predictor vs the float32 one above, judged at a bar of their own: max abs "
+             f"diff <= {BF16_ATOL:g} x max(1, max|output|), and the same top-1 wherever float32's top-1 leads its "
+             "second by more than twice that row's max abs diff; closer calls are counted, not judged)")
+
+
+def bfloat16_diff(name, a, b, real=None):
+    """The float32 output ``a`` against the bfloat16 one ``b`` as a ``Diff`` judged by the bfloat16 bar (``BF16_NOTE``);
+    a logits output also by its top-1 (the last axis; start/end logits: over the real tokens of each row)."""
+    import numpy as np
+
+    row = parity.diff(f"{name} (bfloat16)", a, b, real)
+    if row.got_shape is not None:
+        return row
+    ok = row.max_abs <= BF16_ATOL * max(1.0, row.scale)
+    if name.endswith("logits"):
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        if real is not None and a.ndim == 2:  # a score per token (QA): the top-1 is a position of the row
+            a, b = np.where(real, a, -np.inf), np.where(real, b, -np.inf)
+        elif real is not None:
+            a, b = a[real], b[real]
+        a, b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
+        two = np.sort(a, axis=-1)[:, -2:] if a.shape[-1] > 1 else np.concatenate([a, a], axis=-1)
+        judged = (two[:, 1] - two[:, 0]) > 2 * row.max_abs
+        agree = a.argmax(-1) == b.argmax(-1)
+        ok = ok and bool(agree[judged].all())
+        row.extra = {"top1_agreement": float(agree.mean()), "top1_positions": int(agree.size),
+                     "top1_judged": int(judged.sum()), "top1_judged_agree": int(agree[judged].sum())}
+        row.name += f", top-1 {int(agree.sum())}/{agree.size} ({int(judged.sum())} judged)"
+    row.verdict = ok
+    return row
+
+
+def _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, bfloat16=None):
     """The exported graph's embeddings (``Predictor.encode``) against sentence-transformers' encode of the original
     (``source``), or else ``SentenceEncoder`` on the PaddleNLP directory."""
     from .torch_side import TorchSide
@@ -68,9 +115,14 @@ def _verify_sentences(predictor, paddle_dir, model, source, atol, dtype):
         reference, side, ref_src = "SentenceEncoder (dygraph PaddleNLP model)", _EncoderSide(encoder), None
     # a half-precision directory: the original runs as float32 on the same rounded weights (as verify does)
     rows, info = sentence_rows(side, ref_src, predictor, dtype=dtype)
+    after = []
+    if bfloat16 is not None:
+        texts = SENTENCES["bert"] + SENTENCES["roberta"]
+        rows.append(bfloat16_diff("sentence_embedding", predictor.encode(texts), bfloat16.encode(texts)))
+        after = [BF16_NOTE]
     return build_report(f"{PREDICTOR}, Predictor.encode vs {reference}", atol, rows, bar="x max(1, max|embedding|)",
-                        notes=[sentence_note(info, "the export's Predictor.encode vs the reference")],
-                        reference=reference)
+                        notes=[sentence_note(info, "the export's Predictor.encode vs the reference")], after=after,
+                        reference=reference, **({"precision": "bfloat16"} if bfloat16 is not None else {}))
 
 
 class _EncoderSide:

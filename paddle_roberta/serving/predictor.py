@@ -32,15 +32,22 @@ from ..errors import ConversionError
 from ..sentence.encoder import encode_sentences, normalize_flag, prepare
 from ..sentence.modules import pipeline_from_json
 from .buckets import DEFAULT_STEP, bucket_for, bucket_lengths, pad_feed
+from .precision import check_precision
 
 INFERENCE_JSON = "inference.json"
+# oneDNN's per-shape kernel cache, capped: chosen from bench/bench_serving_memory.py's sweep (see bench/README.md)
+CACHE_CAPACITY = 1
 
 
 class Predictor:
     def __init__(self, path: str, threads: int = 2, mkldnn: bool = True, buckets=DEFAULT_STEP, predictor=None,
-                 tokenizer=None):
+                 tokenizer=None, cache_capacity: int | None = CACHE_CAPACITY, precision: str | None = None):
         """``buckets``: pad every batch to a multiple of this many tokens (``buckets.DEFAULT_STEP``), or to the
         shortest of these lengths that holds it (a sequence), or not at all (None or 0): see ``buckets``.
+        ``cache_capacity``: how many input shapes oneDNN keeps prepared kernels for (``CACHE_CAPACITY``; None or 0:
+        every shape it meets, which grows with each batch size × length). ``precision``: "float32" or "bfloat16"
+        (``serving.precision``: CPUs with AVX512-BF16 or AMX only); default: the one the export was made and verified
+        at (``export --to inference --precision``).
         ``predictor``: a paddle.inference predictor already made for this model (PaddleNLP's SimpleServer makes
         its own), used instead of making one; ``tokenizer``: a PaddleNLP tokenizer already loaded from ``path``."""
         from paddle import inference
@@ -62,6 +69,9 @@ class Predictor:
             self.buckets = tuple(sorted(int(b) for b in buckets))
             if not self.buckets or self.buckets[0] < 1:
                 raise ValueError(f"buckets must be positive lengths, not {list(buckets)}")
+        self.precision = check_precision(precision or self.spec.get("precision", "float32"))
+        if self.precision == "bfloat16" and not mkldnn:
+            raise ConversionError("precision bfloat16 runs through oneDNN: leave mkldnn on")
         if predictor is None:
             config = inference.Config(os.path.join(self.path, self.spec["model_file"]),
                                       os.path.join(self.path, self.spec["params_file"]))
@@ -69,6 +79,10 @@ class Predictor:
             config.set_cpu_math_library_num_threads(threads)
             if mkldnn:
                 config.enable_mkldnn()
+                if cache_capacity:
+                    config.set_mkldnn_cache_capacity(int(cache_capacity))
+                if self.precision == "bfloat16":
+                    config.enable_mkldnn_bfloat16()
             else:
                 config.disable_mkldnn()
             config.disable_glog_info()
