@@ -25,8 +25,11 @@ setup(
         # the task routes answer through tasks.pipeline, whose text side is transformers' fast tokenizer (no torch)
         "serve": ["paddlepaddle", "paddlenlp", "fastapi", "uvicorn", "transformers", "protobuf"],
         "pipelines": ["paddlepaddle", "paddlenlp", "transformers", "protobuf"],
+        # export --to onnx: paddle2onnx converts the static graph, onnxruntime runs it (verification, Predictor)
+        "onnx": ["paddlepaddle", "paddlenlp", "paddle2onnx", "onnx", "onnxruntime"],
         "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis",
-                 "fastapi", "uvicorn", "requests", "sentence-transformers", "ruff"],
+                 "fastapi", "uvicorn", "requests", "sentence-transformers", "ruff", "paddle2onnx", "onnx",
+                 "onnxruntime"],
         # verify on a sentence-transformers source compares with sentence-transformers' own encode
         "sentence": ["torch", "transformers", "sentence-transformers", "paddlepaddle", "paddlenlp", "protobuf"],
         # bench/bench_load.py: onnxruntime beside torch and Paddle Inference

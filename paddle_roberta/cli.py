@@ -107,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("paddle_dir", help="a PaddleNLP Bert*/Roberta*/XLMRoberta* directory (converted, or saved with "
                                       "save_pretrained)")
     e.add_argument("dest", help="the directory to write (must not exist unless --overwrite)")
-    e.add_argument("--to", choices=["huggingface", "inference"], default="huggingface",
-                   help="huggingface: transformers directory; inference: static graph for paddle.inference")
-    e.add_argument("--source", help="--to inference: the Hugging Face original to verify against (default: the "
+    e.add_argument("--to", choices=["huggingface", "inference", "onnx"], default="huggingface",
+                   help="huggingface: transformers directory; inference: static graph for paddle.inference; onnx: "
+                        "ONNX model for onnxruntime (the onnx extra: paddle2onnx)")
+    e.add_argument("--source", help="--to inference/onnx: the Hugging Face original to verify against (default: the "
                                     "dygraph Paddle model)")
     e.add_argument("--weights", metavar="FILE", help="the weights file of PADDLE_DIR to read when it holds two formats "
                    "that differ (a fine-tune saved in place: model_state.pdparams)")
@@ -184,11 +185,16 @@ def _preflight(args) -> None:
     if args.command == "convert":
         preflight.convert(args.src, args.out, args.overwrite, args.head, args.weights)
     elif args.command == "export":
-        if args.source and args.to != "inference":
-            raise UsageError("--source is for --to inference (export --to huggingface verifies against the PaddleNLP "
-                             "input)")
+        if args.source and args.to == "huggingface":
+            raise UsageError("--source is for --to inference and onnx (export --to huggingface verifies against the "
+                             "PaddleNLP input)")
         if args.precision != "float32" and args.to != "inference":
-            raise UsageError("--precision is for --to inference (a Hugging Face export keeps the weights' dtype)")
+            why = "an ONNX export runs in float32" if args.to == "onnx" else "Hugging Face exports keep their dtype"
+            raise UsageError(f"--precision is for --to inference ({why})")
+        if args.to == "onnx":
+            from .inference.onnx import require
+
+            require()
         preflight.export(args.paddle_dir, args.dest, args.overwrite, args.source, args.weights)
         if args.precision != "float32":
             from .serving.precision import check_precision
@@ -205,7 +211,7 @@ def _imports_paddle(args) -> bool:
     if args.command == "verify":
         return True
     if args.command in ("convert", "export"):
-        return not args.no_verify or getattr(args, "to", None) == "inference"
+        return not args.no_verify or getattr(args, "to", None) in ("inference", "onnx")
     return False
 
 
@@ -309,7 +315,7 @@ def _verify(args) -> int:
 
 
 def _export(args) -> int:
-    if args.to == "inference":
+    if args.to in ("inference", "onnx"):
         return _export_inference(args)
     from .export_hf import export
 
@@ -327,10 +333,11 @@ def _export_inference(args) -> int:
 
     result = export_inference(args.paddle_dir, args.dest, source=args.source, overwrite=args.overwrite,
                               verify=False if args.no_verify else None, atol=args.atol, weights=args.weights,
-                              precision=args.precision, **_stages(args))
+                              precision=args.precision, to=args.to, **_stages(args))
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result.path}")
-        print(f"  model   {result.model_class} for Paddle Inference; inputs "
+        runs = "onnxruntime (ONNX)" if args.to == "onnx" else "Paddle Inference"
+        print(f"  model   {result.model_class} for {runs}; inputs "
               f"{', '.join(i['name'] for i in result.inputs)}; "
               f"outputs {', '.join(result.outputs)}")
         if result.verify_report:

@@ -1,9 +1,11 @@
-"""PaddleNLP directory -> Paddle Inference model: ``paddle-roberta export PADDLE_DIR DEST --to inference``.
+"""PaddleNLP directory -> Paddle Inference model: ``paddle-roberta export PADDLE_DIR DEST --to inference`` (or an
+ONNX model: ``--to onnx``).
 
 read the directory (family, head, config) -> load its model without random initialisation -> (XLM-R: as RoBERTa,
 ``families.remap``) -> trace and save the static graph (``inference.trace``, inputs and outputs from
-``inference.spec``) -> copy config and tokenizer -> verify the predictor (``parity.inference`` through the gate) ->
-README (``inference.readme``) -> rename into place.
+``inference.spec``) -> (ONNX: converted by ``inference.onnx``, the static graph dropped) -> copy config and
+tokenizer -> verify the predictor (``parity.inference`` through the gate) -> README (``inference.readme``) -> rename
+into place.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import os
 import shutil
 
 from . import preflight
+from .errors import ConversionError, UsageError
 from .events import reporter
 from .families.detect import paddle_family_and_head
 from .families.remap import as_family, served_family
 from .files.output_dir import building, write_marker
 from .files.source import read_config
+from .inference.onnx import require as require_onnx
+from .inference.onnx import save_onnx
 from .inference.readme import write_readme
-from .inference.spec import add_sentence, graph_spec
+from .inference.spec import STATIC_PREFIX, add_sentence, graph_spec
 from .inference.trace import save_static
 from .parity.gate import gate, verify_policy
 from .result import Result
@@ -31,14 +36,22 @@ from .tokenizer.kind import TOKENIZER_FILES
 
 
 def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5, weights=None,
-                     progress=False, on_stage=None, precision="float32") -> Result:
+                     progress=False, on_stage=None, precision="float32", to="inference") -> Result:
     """Write the Paddle Inference model of the PaddleNLP directory ``paddle_dir`` into ``dest``, verified against the
     torch original at ``source`` (a Hugging Face directory) or else the dygraph PaddleNLP model. Returns a ``Result``
     (``inputs``/``outputs`` in the static graph's order); ConversionError on bad input or a failed verification,
     leaving nothing at ``dest``. ``precision="bfloat16"``: the export runs in bfloat16 by default (CPUs with AVX512-BF16
-    or AMX only: ``serving.precision``), verified against its float32 run at a bar of its own as well."""
+    or AMX only: ``serving.precision``), verified against its float32 run at a bar of its own as well. ``to="onnx"``:
+    the same graph as an ONNX model (``inference.onnx``: paddle2onnx, the onnx extra) that ``Predictor`` runs with
+    onnxruntime, verified the same way."""
     verify, _ = verify_policy(verify)
+    if to not in ("inference", "onnx"):
+        raise ConversionError(f"to {to!r}: choose inference or onnx (export_hf.export writes Hugging Face directories)")
     check_precision(precision)
+    if to == "onnx":
+        require_onnx()
+        if precision != "float32":
+            raise UsageError("--precision bfloat16 is for --to inference (oneDNN); an ONNX export runs in float32")
     report_stage = reporter(progress, on_stage)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
@@ -71,6 +84,11 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         report_stage("converting", f"tracing {spec['graph_class']} into a static graph")
         with deferred():  # dy2static turns an exception inside tracing into its own error with a long traceback
             save_static(served, spec, tmp, sentence_head)
+        if to == "onnx":
+            report_stage("converting", "converting the static graph to ONNX (paddle2onnx)")
+            with deferred():
+                save_onnx(tmp, spec)
+            shutil.rmtree(os.path.join(tmp, os.path.dirname(STATIC_PREFIX)))
         for name in TOKENIZER_FILES + ("config.json",):
             if os.path.isfile(os.path.join(src, name)):
                 shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))
@@ -89,7 +107,8 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
                                                       source, atol, dtype, low()), hint=hint)
         report_stage("verified")
         write_readme(tmp, spec, report, os.path.basename(dest))
-        write_marker(tmp, src, spec["paddle_class"] + " (Paddle Inference)")
+        write_marker(tmp, src, spec["paddle_class"] + (" (ONNX)" if to == "onnx" else " (Paddle Inference)"))
         report_stage("written")
     return Result(dest, spec["paddle_class"], len(model.state_dict()), verify_report=report,
-                  weights_file=os.path.join(dest, spec["params_file"]), inputs=spec["inputs"], outputs=spec["outputs"])
+                  weights_file=os.path.join(dest, spec["params_file"] or spec["model_file"]), inputs=spec["inputs"],
+                  outputs=spec["outputs"])

@@ -1,4 +1,4 @@
-"""A Paddle Inference export compared before it is moved into place: its predictor (``serving.Predictor``, oneDNN on)
+"""A Paddle Inference or ONNX export compared before it is moved into place: its predictor (``serving.Predictor``)
 against the torch original (``source``) or else the dygraph PaddleNLP model, on ``verify``'s sentences, at ``verify``'s
 bar and positions; a sentence-transformers export by its embeddings (``parity.sentence``)."""
 
@@ -13,7 +13,6 @@ from .report import build_report
 from .sentence import sentence_note, sentence_rows
 from .verify import FILL_MASK, SENTENCES
 
-PREDICTOR = "Paddle Inference predictor (oneDNN, 2 threads)"
 # bfloat16 vs the float32 predictor: |diff| <= BF16_ATOL x max(1, max|output|), and the same top-1 wherever float32's
 # top-1 leads its second by more than twice the largest difference seen (a closer call may flip: counted, not judged).
 # 8 mantissa bits round each product by up to 2^-9 relative. Measured on trained-looking weights (AMD EPYC,
@@ -65,7 +64,7 @@ def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, d
         rows += [bfloat16_diff(name, got[name], low[name], real if name in spec["per_token"] else None)
                  for name in spec["outputs"]]
         after = [BF16_NOTE]
-    return build_report(f"{PREDICTOR} vs {reference}, {len(real)} sequences", atol, rows, after=after,
+    return build_report(f"{predictor.description} vs {reference}, {len(real)} sequences", atol, rows, after=after,
                         reference=reference, **({"precision": "bfloat16"} if bfloat16 is not None else {}))
 
 
@@ -120,9 +119,10 @@ def _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, bfloat1
         texts = SENTENCES["bert"] + SENTENCES["roberta"]
         rows.append(bfloat16_diff("sentence_embedding", predictor.encode(texts), bfloat16.encode(texts)))
         after = [BF16_NOTE]
-    return build_report(f"{PREDICTOR}, Predictor.encode vs {reference}", atol, rows, bar="x max(1, max|embedding|)",
-                        notes=[sentence_note(info, "the export's Predictor.encode vs the reference")], after=after,
-                        reference=reference, **({"precision": "bfloat16"} if bfloat16 is not None else {}))
+    return build_report(f"{predictor.description}, Predictor.encode vs {reference}", atol, rows,
+                        bar="x max(1, max|embedding|)", after=after, reference=reference,
+                        notes=[sentence_note(info, "the export's Predictor.encode vs the reference")],
+                        **({"precision": "bfloat16"} if bfloat16 is not None else {}))
 
 
 class _EncoderSide:

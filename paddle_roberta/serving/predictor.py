@@ -35,19 +35,22 @@ from .buckets import DEFAULT_STEP, bucket_for, bucket_lengths, pad_feed
 from .precision import check_precision
 
 INFERENCE_JSON = "inference.json"
+ENGINES = ("paddle", "onnxruntime")
 # oneDNN's per-shape kernel cache, capped: chosen from bench/bench_serving_memory.py's sweep (see bench/README.md)
 CACHE_CAPACITY = 1
 
 
 class Predictor:
     def __init__(self, path: str, threads: int = 2, mkldnn: bool = True, buckets=DEFAULT_STEP, predictor=None,
-                 tokenizer=None, cache_capacity: int | None = CACHE_CAPACITY, precision: str | None = None):
+                 tokenizer=None, cache_capacity: int | None = CACHE_CAPACITY, precision: str | None = None,
+                 engine: str | None = None):
         """``buckets``: pad every batch to a multiple of this many tokens (``buckets.DEFAULT_STEP``), or to the
         shortest of these lengths that holds it (a sequence), or not at all (None or 0): see ``buckets``.
         ``cache_capacity``: how many input shapes oneDNN keeps prepared kernels for (``CACHE_CAPACITY``; None or 0:
         every shape it meets, which grows with each batch size × length). ``precision``: "float32" or "bfloat16"
         (``serving.precision``: CPUs with AVX512-BF16 or AMX only); default: the one the export was made and verified
-        at (``export --to inference --precision``).
+        at (``export --to inference --precision``). ``engine``: "paddle" (Paddle Inference) or "onnxruntime";
+        default: the export's (``export --to onnx`` writes an ONNX model, which only onnxruntime runs).
         ``predictor``: a paddle.inference predictor already made for this model (PaddleNLP's SimpleServer makes
         its own), used instead of making one; ``tokenizer``: a PaddleNLP tokenizer already loaded from ``path``."""
         from paddle import inference
@@ -69,10 +72,23 @@ class Predictor:
             self.buckets = tuple(sorted(int(b) for b in buckets))
             if not self.buckets or self.buckets[0] < 1:
                 raise ValueError(f"buckets must be positive lengths, not {list(buckets)}")
+        self.threads, made = threads, self.spec.get("engine", "paddle")
+        self.engine = engine or made
+        if self.engine not in ENGINES:
+            raise ConversionError(f"engine {self.engine!r}: choose one of {', '.join(ENGINES)}")
+        if self.engine != made:
+            again = "onnx" if self.engine == "onnxruntime" else "inference"
+            raise ConversionError(f"{self.path}: an export for the {made} engine, not {self.engine}: leave engine out, "
+                                  f"or export the PaddleNLP directory again with --to {again}")
         self.precision = check_precision(precision or self.spec.get("precision", "float32"))
-        if self.precision == "bfloat16" and not mkldnn:
-            raise ConversionError("precision bfloat16 runs through oneDNN: leave mkldnn on")
-        if predictor is None:
+        if self.precision == "bfloat16" and (not mkldnn or self.engine != "paddle"):
+            raise ConversionError("precision bfloat16 runs through Paddle Inference's oneDNN: leave mkldnn on, and "
+                                  "export with --to inference")
+        if predictor is None and self.engine == "onnxruntime":
+            predictor = _onnx_session(os.path.join(self.path, self.spec["model_file"]), threads)
+        elif predictor is None:
+            from paddle import inference
+
             config = inference.Config(os.path.join(self.path, self.spec["model_file"]),
                                       os.path.join(self.path, self.spec["params_file"]))
             config.disable_gpu()
@@ -98,8 +114,17 @@ class Predictor:
 
     @property
     def paddle_predictor(self):
-        """The paddle.inference predictor underneath (not thread-safe: ``run`` hands it to one thread)."""
+        """The paddle.inference predictor underneath (not thread-safe: ``run`` hands it to one thread); for the
+        onnxruntime engine, its InferenceSession."""
         return self._predictor
+
+    @property
+    def description(self) -> str:
+        """What runs the model, as reports name it."""
+        if self.engine == "onnxruntime":
+            return f"onnxruntime (ONNX opset {self.spec.get('opset')}, CPU, {self.threads} threads)"
+        low = ", bfloat16" if self.precision == "bfloat16" else ""
+        return f"Paddle Inference predictor (oneDNN{low}, {self.threads} threads)"
 
     @property
     def input_names(self) -> list:
@@ -153,6 +178,8 @@ class Predictor:
         return values
 
     def _run_on(self, predictor, values: list) -> dict:
+        if self.engine == "onnxruntime":
+            return dict(zip(self.output_names, predictor.run(self.output_names, dict(zip(self.input_names, values)))))
         for spec, value in zip(self.spec["inputs"], values):
             predictor.get_input_handle(spec["name"]).copy_from_cpu(value)
         predictor.run()
@@ -258,3 +285,12 @@ class Predictor:
 
     def embed(self, feed, pooling_mask):
         return self.run(dict(feed, pooling_mask=pooling_mask))["sentence_embedding"]
+
+
+def _onnx_session(path: str, threads: int):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.log_severity_level = 3  # its warnings about initializers paddle2onnx left unused are no one's concern
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])

@@ -47,6 +47,7 @@ from fastapi import HTTPException
 from paddlenlp.server import predictor as server_predictor  # noqa: I001 -- patched below
 from paddlenlp.server.handlers import BaseModelHandler, BasePostHandler
 
+from ..errors import ConversionError
 from ..tasks.pipeline import OPTIONS, TASK_OF_HEAD, Pipeline
 from ..tasks.runners import Exported
 from .predictor import INFERENCE_JSON, Predictor
@@ -68,6 +69,9 @@ def _create_predictor(self, _stock=server_predictor.Predictor._create_predictor)
     if not _exported_by_us(self._model_path):
         return _stock(self)
     ours = Predictor(self._model_path, threads=self._num_threads)  # its tokenizer loads from the same folder
+    if ours.engine != "paddle":
+        raise ConversionError(f"{self._model_path}: an ONNX export; SimpleServer serves Paddle Inference models: "
+                              "export the PaddleNLP directory with --to inference to serve it here")
     self._predictor_type, self._predictor = "paddle_inference", ours.paddle_predictor
     self._input_handles = [self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()]
     self._output_handles = [self._predictor.get_output_handle(n) for n in self._predictor.get_output_names()]
