@@ -20,7 +20,8 @@ CASES = [(f, h) for f in HEADS for h in HEADS[f]]
 @pytest.mark.parametrize("family,head", CASES)
 def test_every_head_exports_and_agrees_with_torch(tmp_path, paddle_quiet, family, head):
     """Verified at export against the torch original on verify's sentences (tokenized by the helper), then
-    loaded again in a fresh predictor, oneDNN on and off, on a batch of another shape: dynamic batch and length."""
+    loaded again in a fresh predictor, oneDNN on and off, on a batch of another shape: dynamic batch and length.
+    The same for the ONNX export (``--to onnx``) run by onnxruntime."""
     import transformers  # noqa: F401  (in this process before paddle, as the CLI imports them)
 
     src, pd, served = tmp_path / "hf", tmp_path / "paddle", tmp_path / "served"
@@ -41,13 +42,20 @@ def test_every_head_exports_and_agrees_with_torch(tmp_path, paddle_quiet, family
                                seed=1, batch=5, seq=23, num_choices=2)
     want = parity.run_torch(model, inputs)
     real = inputs["attention_mask"].reshape(-1, inputs["attention_mask"].shape[-1]).astype(bool)
-    for mkldnn in (True, False):
-        got = Predictor(str(served), mkldnn=mkldnn).run(inputs)
+    # the same graph as ONNX (export --to onnx), verified against torch at export the same way, run by onnxruntime
+    onnx_report = export_inference(pd, tmp_path / "onnx", source=src, to="onnx").verify_report
+    assert onnx_report["ok"] and onnx_report["text"].startswith("onnxruntime (ONNX opset 17")
+    assert json.loads((tmp_path / "onnx" / "inference.json").read_text())["outputs"] == spec["outputs"]
+    runs = [Predictor(str(served), mkldnn=True), Predictor(str(served), mkldnn=False),
+            Predictor(str(tmp_path / "onnx"))]
+    assert runs[2].engine == "onnxruntime"
+    for predictor in runs:
+        got = predictor.run(inputs)
         for name in spec["outputs"]:
             ref = want["hidden_states"][-1] if name == "last_hidden_state" else want[name]
             d = parity.diff(name, ref, got[name].reshape(ref.shape), real if name in spec["per_token"] else None)
             d.input_scale = parity.diff("h", want["hidden_states"][-1], want["hidden_states"][-1], real).scale
-            assert d.within(1e-5), (name, mkldnn, d)
+            assert d.within(1e-5), (name, predictor.description, predictor.engine, d)
 
 
 def test_helper_runs_from_text_and_cli(tmp_path, paddle_quiet):

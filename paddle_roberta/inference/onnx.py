@@ -68,8 +68,8 @@ def save_onnx(folder: str, spec: dict):
 
 @contextlib.contextmanager
 def _captured():
-    """File descriptors 1 and 2 into a temporary file for the block (C++ writes there, past ``sys.stdout``); the
-    list the block gets holds the text written, once the block is over."""
+    """File descriptors 1 and 2 (C++ writes there, past ``sys.stdout``) and ``sys.stdout``/``sys.stderr`` into a
+    temporary file for the block; the list the block gets holds the text written, once the block is over."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved, text = [os.dup(1), os.dup(2)], []
@@ -77,7 +77,8 @@ def _captured():
         try:
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
-            yield text
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):  # its Python side prints
+                yield text
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
