@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                    help="--to inference: the precision the export runs at by default; bfloat16 needs a CPU with "
                         "AVX512-BF16 or AMX and is verified at a bar of its own (default float32)")
+    e.add_argument("--quantize", choices=["int8"], help="--to onnx: add an int8 model (onnxruntime's dynamic "
+                   "quantisation) that the export runs by default, verified at a bar of its own")
 
     k = sub.add_parser("cache", parents=[every], help="the from_pretrained cache ($PADDLE_ROBERTA_CACHE, else "
                                                       "~/.cache/paddle_roberta)")
@@ -191,6 +193,8 @@ def _preflight(args) -> None:
         if args.precision != "float32" and args.to != "inference":
             why = "an ONNX export runs in float32" if args.to == "onnx" else "Hugging Face exports keep their dtype"
             raise UsageError(f"--precision is for --to inference ({why})")
+        if args.quantize and args.to != "onnx":
+            raise UsageError("--quantize int8 is for --to onnx (onnxruntime's dynamic quantisation)")
         if args.to == "onnx":
             from .inference.onnx import require
 
@@ -333,7 +337,7 @@ def _export_inference(args) -> int:
 
     result = export_inference(args.paddle_dir, args.dest, source=args.source, overwrite=args.overwrite,
                               verify=False if args.no_verify else None, atol=args.atol, weights=args.weights,
-                              precision=args.precision, to=args.to, **_stages(args))
+                              precision=args.precision, to=args.to, quantize=args.quantize, **_stages(args))
     if not args.quiet:
         print(f"{args.paddle_dir} -> {result.path}")
         runs = "onnxruntime (ONNX)" if args.to == "onnx" else "Paddle Inference"

@@ -21,8 +21,8 @@ from .families.detect import paddle_family_and_head
 from .families.remap import as_family, served_family
 from .files.output_dir import building, write_marker
 from .files.source import read_config
+from .inference.onnx import quantize_int8, save_onnx
 from .inference.onnx import require as require_onnx
-from .inference.onnx import save_onnx
 from .inference.readme import write_readme
 from .inference.spec import STATIC_PREFIX, add_sentence, graph_spec
 from .inference.trace import save_static
@@ -36,14 +36,15 @@ from .tokenizer.kind import TOKENIZER_FILES
 
 
 def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=None, atol=1e-5, weights=None,
-                     progress=False, on_stage=None, precision="float32", to="inference") -> Result:
+                     progress=False, on_stage=None, precision="float32", to="inference", quantize=None) -> Result:
     """Write the Paddle Inference model of the PaddleNLP directory ``paddle_dir`` into ``dest``, verified against the
     torch original at ``source`` (a Hugging Face directory) or else the dygraph PaddleNLP model. Returns a ``Result``
     (``inputs``/``outputs`` in the static graph's order); ConversionError on bad input or a failed verification,
     leaving nothing at ``dest``. ``precision="bfloat16"``: the export runs in bfloat16 by default (CPUs with AVX512-BF16
     or AMX only: ``serving.precision``), verified against its float32 run at a bar of its own as well. ``to="onnx"``:
     the same graph as an ONNX model (``inference.onnx``: paddle2onnx, the onnx extra) that ``Predictor`` runs with
-    onnxruntime, verified the same way."""
+    onnxruntime, verified the same way; ``quantize="int8"`` adds its int8 model (onnxruntime's dynamic quantisation),
+    run by default and verified against the float32 one at a bar of its own."""
     verify, _ = verify_policy(verify)
     if to not in ("inference", "onnx"):
         raise ConversionError(f"to {to!r}: choose inference or onnx (export_hf.export writes Hugging Face directories)")
@@ -52,6 +53,8 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
         require_onnx()
         if precision != "float32":
             raise UsageError("--precision bfloat16 is for --to inference (oneDNN); an ONNX export runs in float32")
+    if quantize not in (None, "int8") or (quantize and to != "onnx"):
+        raise UsageError(f"quantize {quantize!r}: int8, with --to onnx (onnxruntime's dynamic quantisation)")
     report_stage = reporter(progress, on_stage)
     src = os.path.abspath(os.fspath(paddle_dir))
     dest = os.path.abspath(os.fspath(dest))
@@ -88,6 +91,8 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
             report_stage("converting", "converting the static graph to ONNX (paddle2onnx)")
             with deferred():
                 save_onnx(tmp, spec)
+                if quantize:
+                    quantize_int8(tmp, spec)
             shutil.rmtree(os.path.join(tmp, os.path.dirname(STATIC_PREFIX)))
         for name in TOKENIZER_FILES + ("config.json",):
             if os.path.isfile(os.path.join(src, name)):
@@ -102,7 +107,8 @@ def export_inference(paddle_dir, dest, *, source=None, overwrite=False, verify=N
             report_stage("verifying", f"verifying the predictor against {reference}")
             hint = ("if PADDLE_DIR was fine-tuned after its conversion, its outputs differ from --source's by design: "
                     "leave --source out to verify the export against the PaddleNLP model") if source else ""
-            low = (lambda: Predictor(tmp, precision="bfloat16")) if precision == "bfloat16" else (lambda: None)
+            lower = "int8" if quantize else precision
+            low = (lambda: Predictor(tmp, precision=lower)) if lower != "float32" else (lambda: None)
             report = gate(dest, lambda: verify_export(Predictor(tmp, precision="float32"), src, model, fam, head, spec,
                                                       source, atol, dtype, low()), hint=hint)
         report_stage("verified")

@@ -170,3 +170,32 @@ def test_simple_server_says_to_export_for_paddle_inference(ner):
     server_side = types.SimpleNamespace(_model_path=str(ner[2]), _num_threads=1)
     with pytest.raises(ConversionError, match="an ONNX export; SimpleServer serves Paddle Inference models"):
         simple_server._create_predictor(server_side)
+
+
+def test_int8_quantised_export_verified_at_its_own_bar(ner, tmp_path, capsys):
+    """`--quantize int8`: the float32 ONNX model verified against torch at 1e-5, the int8 one (onnxruntime's dynamic
+    quantisation) against it at the int8 bar, both in the report; Predictor runs int8 by default, float32 on asking,
+    and the int8 outputs really differ (quantised) within that bar. --quantize elsewhere is refused."""
+    from paddle_roberta.parity.inference import LOW_PRECISION_ATOL
+
+    out = tmp_path / "int8"
+    assert main(["export", str(ner[1]), str(out), "--to", "onnx", "--quantize", "int8", "--source", str(ner[0])]) == 0
+    text = capsys.readouterr().out
+    assert "logits (int8), top-1" in text and "int8 rows: the int8 predictor vs the float32 one" in text, text
+    spec = json.loads((out / "inference.json").read_text())
+    assert (spec["model_file"], spec["float32_model_file"], spec["precision"]) == ("model.int8.onnx", "model.onnx",
+                                                                                    "int8")
+    assert "Exported with `--quantize int8`" in (out / "README.md").read_text()
+    low, high = Predictor(str(out)), Predictor(str(out), precision="float32")
+    assert (low.precision, high.precision) == ("int8", "float32")
+    feed = high.tokenize(TEXTS)
+    real = feed["attention_mask"].astype(bool)
+    a, b = high.run(feed)["logits"][real], low.run(feed)["logits"][real]
+    within(a, Predictor(str(ner[2])).run(feed)["logits"][real])  # the float32 model is the plain export's
+    err = float(np.abs(a - b).max())
+    assert 1e-4 < err <= LOW_PRECISION_ATOL["int8"] * max(1.0, float(np.abs(a).max())), err
+    assert main(["export", str(ner[1]), str(tmp_path / "x"), "--to", "inference", "--quantize", "int8"]) == 2
+    assert "--quantize int8 is for --to onnx" in capsys.readouterr().err
+    with pytest.raises(ConversionError, match="no int8 model here: export with --to onnx --quantize int8"):
+        Predictor(str(ner[2]), precision="int8")
+    assert not (tmp_path / "x").exists()

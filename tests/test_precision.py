@@ -12,7 +12,7 @@ from paddle_roberta.cli import main
 from paddle_roberta.dev.synthetic import build_checkpoint
 from paddle_roberta.errors import UsageError
 from paddle_roberta.export_inference import export_inference
-from paddle_roberta.parity.inference import BF16_ATOL, bfloat16_diff
+from paddle_roberta.parity.inference import LOW_PRECISION_ATOL, low_precision_diff
 from paddle_roberta.serving import Predictor, precision
 from paddle_roberta.serving.predictor import CACHE_CAPACITY
 
@@ -76,18 +76,18 @@ def test_precision_is_for_the_inference_export(dirs, tmp_path, capsys):
 
 
 def test_bfloat16_bar_fails_a_flipped_clear_top1_and_a_large_difference():
-    """The bar can fail: a top-1 that changes where float32's lead is clear, or a difference past BF16_ATOL x scale;
+    """The bar can fail: a top-1 that changes where float32's lead is clear, or a difference past the bfloat16 bar;
     a flip where float32's two best are closer than the differences seen is counted but not judged."""
     a = np.array([[[4.0, 1.0, 0.0], [2.0, 1.99, 0.0]]])  # [batch 1, 2 tokens, 3 labels]
     real = np.ones((1, 2), bool)
     close = a + np.array([[[0.0, 0.0, 0.0], [-0.02, 0.0, 0.0]]])  # the close call flips: not judged
-    row = bfloat16_diff("logits", a, close, real)
+    row = low_precision_diff("logits", a, close, "bfloat16", real)
     assert row.within(1e-5) and row.extra["top1_judged"] == 1 and row.extra["top1_agreement"] == 0.5
     flipped = a + np.array([[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
     flipped[0, 0] = [1.0, 4.0, 0.0]
-    assert not bfloat16_diff("logits", a, flipped, real).within(1e-5)
-    far = a + BF16_ATOL * 4.0 * 1.5
-    assert not bfloat16_diff("last_hidden_state", a, far, real).within(1e-5)
+    assert not low_precision_diff("logits", a, flipped, "bfloat16", real).within(1e-5)
+    far = a + LOW_PRECISION_ATOL["bfloat16"] * 4.0 * 1.5
+    assert not low_precision_diff("last_hidden_state", a, far, "bfloat16", real).within(1e-5)
 
 
 @NEEDS_BF16
@@ -108,7 +108,7 @@ def test_bfloat16_export_verified_at_its_own_bar(dirs, tmp_path, capsys):
     real = feed["attention_mask"].astype(bool)
     a, b = high.run(feed)["logits"], low.run(feed)["logits"]
     err = float(np.abs(a[real] - b[real]).max())
-    assert 0 < err <= BF16_ATOL * max(1.0, float(np.abs(a[real]).max())), err
+    assert 0 < err <= LOW_PRECISION_ATOL["bfloat16"] * max(1.0, float(np.abs(a[real]).max())), err
 
 
 @NEEDS_BF16

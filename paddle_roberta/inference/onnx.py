@@ -18,7 +18,12 @@ from ..errors import ConversionError, UsageError
 
 ONNX_FILE = "model.onnx"
 OPSET = 17
-MODULES = ("paddle2onnx", "onnx", "onnxruntime")  # converting, renaming, running (verification and Predictor)
+# converting; renaming; folding paddle2onnx's Identity nodes over weights (so int8 quantisation finds the MatMuls'
+# weights); running (verification and Predictor)
+MODULES = ("paddle2onnx", "onnx", "onnxoptimizer", "onnxruntime")
+INT8_FILE = "model.int8.onnx"
+# paddle2onnx feeds every weight through an Identity node: folded so that MatMuls read initializers (outputs unchanged)
+PASSES = ["eliminate_identity", "extract_constant_to_initializer", "eliminate_unused_initializer", "eliminate_deadend"]
 
 
 def require():
@@ -34,6 +39,7 @@ def save_onnx(folder: str, spec: dict):
     with ``spec["outputs"]`` as its output names; records the file in ``spec`` (the static graph's files stay: the
     caller removes them)."""
     import onnx
+    import onnxoptimizer
     import paddle2onnx
 
     graph, params = os.path.join(folder, spec["model_file"]), os.path.join(folder, spec["params_file"])
@@ -61,9 +67,21 @@ def save_onnx(folder: str, spec: dict):
                 for i, value in enumerate(field):
                     if value == old:
                         field[i] = name
+    model = onnxoptimizer.optimize(model, PASSES)
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(folder, ONNX_FILE))
     spec.update(model_file=ONNX_FILE, params_file=None, engine="onnxruntime", opset=OPSET)
+
+
+def quantize_int8(folder: str, spec: dict):
+    """``folder``/model.int8.onnx: onnxruntime's dynamic quantisation of ``save_onnx``'s model (every MatMul's weights
+    to int8, activations quantised per call); the export then runs it by default (``spec["precision"]``), the float32
+    model beside it (``spec["float32_model_file"]``)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _captured():  # it logs a suggestion to pre-process on every call
+        quantize_dynamic(os.path.join(folder, ONNX_FILE), os.path.join(folder, INT8_FILE), weight_type=QuantType.QInt8)
+    spec.update(model_file=INT8_FILE, float32_model_file=ONNX_FILE, precision="int8")
 
 
 @contextlib.contextmanager

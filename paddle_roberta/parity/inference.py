@@ -13,20 +13,24 @@ from .report import build_report
 from .sentence import sentence_note, sentence_rows
 from .verify import FILL_MASK, SENTENCES
 
-# bfloat16 vs the float32 predictor: |diff| <= BF16_ATOL x max(1, max|output|), and the same top-1 wherever float32's
-# top-1 leads its second by more than twice the largest difference seen (a closer call may flip: counted, not judged).
-# 8 mantissa bits round each product by up to 2^-9 relative. Measured on trained-looking weights (AMD EPYC,
-# AVX512-BF16): 2 layers 1.4e-2 of the scale; 6 layers x 768 4.1e-2 (241 texts of up to 512 tokens); 24 x 1024 1.6e-2
-# for the last hidden state, 4.7e-2 for the tanh pooler. A wrong weight or a broken graph is off by the scale itself.
-BF16_ATOL = 1e-1
+# A lower precision (bfloat16 in Paddle Inference, int8 weights in onnxruntime) is judged against the same export's
+# float32 run: |diff| <= LOW_PRECISION_ATOL x max(1, max|output|), and the same top-1 wherever float32's top-1 leads
+# its second by more than twice the largest difference seen (a closer call may flip: counted, not judged). A wrong
+# weight or a broken graph is off by the output's scale itself. Measured on trained-looking weights (AMD EPYC):
+# bfloat16 (8 mantissa bits, 2^-9 relative per rounding): 2 layers 1.4e-2 of the scale; 6 x 768 4.1e-2 (241 texts of up
+# to 512 tokens); 24 x 1024 1.6e-2 for the last hidden state, 4.7e-2 for the tanh pooler. int8 (onnxruntime's dynamic
+# quantisation of every MatMul's weights, activations quantised per call): 2 layers 1.9e-2 of the scale; issue 32
+# measured 0.1-0.17 on distilroberta-base-sized logits.
+LOW_PRECISION_ATOL = {"bfloat16": 1e-1, "int8": 5e-1}
 
 
-def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, dtype, bfloat16=None):
+def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, dtype, low=None):
     """The ``Report`` of the export that ``predictor`` runs (in float32): ``model`` is the dygraph PaddleNLP model of
     ``paddle_dir`` it came from, ``source`` the torch original's directory or None, ``dtype`` the directory's stored
-    dtype; ``bfloat16``: the same export's predictor in bfloat16, judged against ``predictor`` at its own bar."""
+    dtype; ``low``: the same export's predictor at a lower precision (``low.precision``: bfloat16 or int8), judged
+    against ``predictor`` at that precision's bar."""
     if spec.get("sentence"):
-        return _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, bfloat16)
+        return _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, low)
     cfg = model.config
     if os.path.isfile(os.path.join(predictor.path, "tokenizer_config.json")):
         texts = SENTENCES[fam.name] + [t.format(mask=predictor.tokenizer.mask_token) for t in FILL_MASK[fam.name]]
@@ -58,30 +62,33 @@ def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, d
             ] if "last_hidden_state" in spec["outputs"] else []
     rows += parity.head_diffs(head, ref, got, real, [(n, n) for n in spec["outputs"] if n != "last_hidden_state"])
     after = []
-    if bfloat16 is not None:
-        low = bfloat16.run(inputs)
-        low = {name: low[name].reshape(got[name].shape) for name in spec["outputs"]}
-        rows += [bfloat16_diff(name, got[name], low[name], real if name in spec["per_token"] else None)
-                 for name in spec["outputs"]]
-        after = [BF16_NOTE]
+    if low is not None:
+        lower = low.run(inputs)
+        rows += [low_precision_diff(name, got[name], lower[name].reshape(got[name].shape), low.precision,
+                                    real if name in spec["per_token"] else None) for name in spec["outputs"]]
+        after = [low_precision_note(low.precision)]
     return build_report(f"{predictor.description} vs {reference}, {len(real)} sequences", atol, rows, after=after,
-                        reference=reference, **({"precision": "bfloat16"} if bfloat16 is not None else {}))
+                        reference=reference, **({"precision": low.precision} if low is not None else {}))
 
 
-BF16_NOTE = (f"(bfloat16 rows: the bfloat16 predictor vs the float32 one above, judged at a bar of their own: max abs "
-             f"diff <= {BF16_ATOL:g} x max(1, max|output|), and the same top-1 wherever float32's top-1 leads its "
-             "second by more than twice that row's max abs diff; closer calls are counted, not judged)")
+def low_precision_note(precision: str) -> str:
+    return (f"({precision} rows: the {precision} predictor vs the float32 one above, judged at a bar of their own: "
+            f"max abs diff <= {LOW_PRECISION_ATOL[precision]:g} x max(1, max|output|), and the same top-1 wherever "
+            "float32's top-1 leads its second by more than twice that row's max abs diff; closer calls are counted, "
+            "not judged)")
 
 
-def bfloat16_diff(name, a, b, real=None):
-    """The float32 output ``a`` against the bfloat16 one ``b`` as a ``Diff`` judged by the bfloat16 bar (``BF16_NOTE``);
-    a logits output also by its top-1 (the last axis; start/end logits: over the real tokens of each row)."""
+
+def low_precision_diff(name, a, b, precision, real=None):
+    """The float32 output ``a`` against ``b``, the same at ``precision``, as a ``Diff`` judged by that precision's bar
+    (``low_precision_note``); a logits output also by its top-1 (the last axis; start/end logits: over the real tokens
+    of each row)."""
     import numpy as np
 
-    row = parity.diff(f"{name} (bfloat16)", a, b, real)
+    row = parity.diff(f"{name} ({precision})", a, b, real)
     if row.got_shape is not None:
         return row
-    ok = row.max_abs <= BF16_ATOL * max(1.0, row.scale)
+    ok = row.max_abs <= LOW_PRECISION_ATOL[precision] * max(1.0, row.scale)
     if name.endswith("logits"):
         a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
         if real is not None and a.ndim == 2:  # a score per token (QA): the top-1 is a position of the row
@@ -100,7 +107,7 @@ def bfloat16_diff(name, a, b, real=None):
     return row
 
 
-def _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, bfloat16=None):
+def _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, low=None):
     """The exported graph's embeddings (``Predictor.encode``) against sentence-transformers' encode of the original
     (``source``), or else ``SentenceEncoder`` on the PaddleNLP directory."""
     from .torch_side import TorchSide
@@ -115,14 +122,14 @@ def _verify_sentences(predictor, paddle_dir, model, source, atol, dtype, bfloat1
     # a half-precision directory: the original runs as float32 on the same rounded weights (as verify does)
     rows, info = sentence_rows(side, ref_src, predictor, dtype=dtype)
     after = []
-    if bfloat16 is not None:
+    if low is not None:
         texts = SENTENCES["bert"] + SENTENCES["roberta"]
-        rows.append(bfloat16_diff("sentence_embedding", predictor.encode(texts), bfloat16.encode(texts)))
-        after = [BF16_NOTE]
+        rows.append(low_precision_diff("sentence_embedding", predictor.encode(texts), low.encode(texts), low.precision))
+        after = [low_precision_note(low.precision)]
     return build_report(f"{predictor.description}, Predictor.encode vs {reference}", atol, rows,
                         bar="x max(1, max|embedding|)", after=after, reference=reference,
                         notes=[sentence_note(info, "the export's Predictor.encode vs the reference")],
-                        **({"precision": "bfloat16"} if bfloat16 is not None else {}))
+                        **({"precision": low.precision} if low is not None else {}))
 
 
 class _EncoderSide:

@@ -1,16 +1,18 @@
-"""The precision a Paddle Inference export runs at: float32, or bfloat16 through oneDNN where the CPU computes it.
+"""The precision an export runs at: float32; bfloat16 through Paddle Inference's oneDNN where the CPU computes it; int8
+weights in an ONNX export quantised by onnxruntime (``export --to onnx --quantize int8``).
 
 bfloat16 keeps float32's range with an 8-bit mantissa: matrix products run 2-3x faster on CPUs with AVX512-BF16 or
 AMX, and outputs move by ~1e-2 on trained weights. On a CPU without either, oneDNN emulates it, slower than float32,
-so it is refused there rather than run slowly. It is never a default: a user asks for it, and an export made with
-it is verified at a bar of its own (``parity.inference.BF16_ATOL``), stated in its report, not at float32's 1e-5.
+so it is refused there rather than run slowly. Neither is ever a default: a user asks for it, and an export made with
+it is verified at a bar of its own (``parity.inference.LOW_PRECISION_ATOL``), stated in its report, not at float32's
+1e-5.
 """
 
 from __future__ import annotations
 
 from ..errors import UsageError
 
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "int8")  # int8: an ONNX export quantised with --quantize int8
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo's names for AVX512-BF16 and AMX-BF16
 
 

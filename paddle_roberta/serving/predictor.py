@@ -47,14 +47,13 @@ class Predictor:
         """``buckets``: pad every batch to a multiple of this many tokens (``buckets.DEFAULT_STEP``), or to the
         shortest of these lengths that holds it (a sequence), or not at all (None or 0): see ``buckets``.
         ``cache_capacity``: how many input shapes oneDNN keeps prepared kernels for (``CACHE_CAPACITY``; None or 0:
-        every shape it meets, which grows with each batch size × length). ``precision``: "float32" or "bfloat16"
-        (``serving.precision``: CPUs with AVX512-BF16 or AMX only); default: the one the export was made and verified
-        at (``export --to inference --precision``). ``engine``: "paddle" (Paddle Inference) or "onnxruntime";
+        every shape it meets, which grows with each batch size × length). ``precision``: "float32", "bfloat16"
+        (``serving.precision``: CPUs with AVX512-BF16 or AMX only) or "int8" (an ONNX export made with ``--quantize
+        int8``); default: the one the export was made and verified at (``export --precision`` / ``--quantize``).
+        ``engine``: "paddle" (Paddle Inference) or "onnxruntime";
         default: the export's (``export --to onnx`` writes an ONNX model, which only onnxruntime runs).
         ``predictor``: a paddle.inference predictor already made for this model (PaddleNLP's SimpleServer makes
         its own), used instead of making one; ``tokenizer``: a PaddleNLP tokenizer already loaded from ``path``."""
-        from paddle import inference
-
         self.path = os.fspath(path)
         spec_path = os.path.join(self.path, INFERENCE_JSON)
         if not os.path.isfile(spec_path):
@@ -84,8 +83,13 @@ class Predictor:
         if self.precision == "bfloat16" and (not mkldnn or self.engine != "paddle"):
             raise ConversionError("precision bfloat16 runs through Paddle Inference's oneDNN: leave mkldnn on, and "
                                   "export with --to inference")
+        model_file = self.spec["model_file"]
+        if self.precision == "int8" and self.spec.get("precision") != "int8":
+            raise ConversionError(f"{self.path}: no int8 model here: export with --to onnx --quantize int8")
+        if self.precision == "float32" and self.spec.get("precision") == "int8":
+            model_file = self.spec["float32_model_file"]  # an int8 export keeps its float32 model beside it
         if predictor is None and self.engine == "onnxruntime":
-            predictor = _onnx_session(os.path.join(self.path, self.spec["model_file"]), threads)
+            predictor = _onnx_session(os.path.join(self.path, model_file), threads)
         elif predictor is None:
             from paddle import inference
 
@@ -122,7 +126,8 @@ class Predictor:
     def description(self) -> str:
         """What runs the model, as reports name it."""
         if self.engine == "onnxruntime":
-            return f"onnxruntime (ONNX opset {self.spec.get('opset')}, CPU, {self.threads} threads)"
+            weights = ", int8 weights" if self.precision == "int8" else ""
+            return f"onnxruntime (ONNX opset {self.spec.get('opset')}{weights}, CPU, {self.threads} threads)"
         low = ", bfloat16" if self.precision == "bfloat16" else ""
         return f"Paddle Inference predictor (oneDNN{low}, {self.threads} threads)"
 
