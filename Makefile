@@ -26,7 +26,7 @@ demo: $(STAMP)
 test: test-main test-stable
 
 test-main: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 .venv-stable-%/.installed: constraints-stable.txt
 	$(PYTHON) -m venv .venv-stable-$*

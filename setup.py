@@ -25,11 +25,12 @@ setup(
         # the task routes answer through tasks.pipeline, whose text side is transformers' fast tokenizer (no torch)
         "serve": ["paddlepaddle", "paddlenlp", "fastapi", "uvicorn", "transformers", "protobuf"],
         "pipelines": ["paddlepaddle", "paddlenlp", "transformers", "protobuf"],
-        # export --to onnx: paddle2onnx converts the static graph, onnxruntime runs it (verification, Predictor)
-        "onnx": ["paddlepaddle", "paddlenlp", "paddle2onnx", "onnx", "onnxruntime"],
-        "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "hypothesis",
-                 "fastapi", "uvicorn", "requests", "sentence-transformers", "ruff", "paddle2onnx", "onnx",
-                 "onnxruntime"],
+        # export --to onnx: paddle2onnx converts the static graph, onnxoptimizer folds its Identity nodes, onnxruntime
+        # runs it (verification, Predictor) and quantises it (--quantize int8)
+        "onnx": ["paddlepaddle", "paddlenlp", "paddle2onnx", "onnx", "onnxoptimizer", "onnxruntime"],
+        "test": ["torch", "transformers", "paddlepaddle", "paddlenlp", "protobuf", "pytest", "pytest-xdist",
+                 "hypothesis", "fastapi", "uvicorn", "requests", "sentence-transformers", "ruff", "paddle2onnx", "onnx",
+                 "onnxoptimizer", "onnxruntime"],
         # verify on a sentence-transformers source compares with sentence-transformers' own encode
         "sentence": ["torch", "transformers", "sentence-transformers", "paddlepaddle", "paddlenlp", "protobuf"],
         # bench/bench_load.py: onnxruntime beside torch and Paddle Inference

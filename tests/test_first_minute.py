@@ -73,6 +73,9 @@ REFUSALS = [  # (arguments, words of the one line)
     (["export", "pd", "o", "--weights", "nope.pdparams"], ["nope.pdparams: not a weights file of pd"]),
     (["convert", "hf", "o", "--head", "BertForFoo"], ["--head BertForFoo: not a class this tool converts"]),
     (["convert", "hf", "notours"], ["notours: already exists, and paddle-roberta did not write it: pick another OUT"]),
+    (["export", "pd", "o", "--to", "onnx", "--precision", "bfloat16"], ["an ONNX export runs in float32"]),
+    (["export", "pd", "o", "--to", "inference", "--quantize", "int8"], ["--quantize int8 is for --to onnx"]),
+    (["export", "pd", "o", "--to", "onnnx"], ["invalid choice: 'onnnx'"]),
 ]
 
 
