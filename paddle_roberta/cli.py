@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "save_pretrained)")
     e.add_argument("dest", help="the directory to write (must not exist unless --overwrite)")
     e.add_argument("--to", choices=["huggingface", "inference", "onnx"], default="huggingface",
-                   help="huggingface: transformers directory; inference: static graph for paddle.inference; onnx: "
-                        "ONNX model for onnxruntime (the onnx extra: paddle2onnx)")
+                   help="huggingface (the default): transformers directory; inference: static graph for "
+                        "paddle.inference; onnx: ONNX model for onnxruntime (the onnx extra: paddle2onnx)")
     e.add_argument("--source", help="--to inference/onnx: the Hugging Face original to verify against (default: the "
                                     "dygraph Paddle model)")
     e.add_argument("--weights", metavar="FILE", help="the weights file of PADDLE_DIR to read when it holds two formats "

@@ -164,12 +164,27 @@ def test_a_graph_paddle2onnx_cannot_convert_is_one_line(ner, tmp_path, monkeypat
     assert sorted(tmp_path.iterdir()) == []
 
 
-def test_simple_server_says_to_export_for_paddle_inference(ner):
+def test_simple_server_says_to_export_for_paddle_inference(ner, capsys):
+    """At start-up, PaddleNLP's command line prints any exception as a long traceback: one line and exit 1."""
     from paddle_roberta.serving import simple_server
 
     server_side = types.SimpleNamespace(_model_path=str(ner[2]), _num_threads=1)
-    with pytest.raises(ConversionError, match="an ONNX export; SimpleServer serves Paddle Inference models"):
+    with pytest.raises(SystemExit) as e:
         simple_server._create_predictor(server_side)
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "an ONNX export; SimpleServer serves Paddle Inference models" in err[0], err
+
+
+def test_feature_extraction_on_a_sentence_export_says_what_to_use(tmp_path, paddle_quiet):
+    src, pd, out = tmp_path / "st", tmp_path / "st-paddle", tmp_path / "st-onnx"
+    build_sentence_transformer(str(src), "bert", dict(TINY["bert"], vocab_size=300, max_position_embeddings=66),
+                               modes=("mean",), seed=6)
+    convert(src, pd, verify=False)
+    export_inference(pd, out, to="onnx", verify=False)
+    with pytest.raises(ValueError, match=r"sentence-transformers model's export: .*\.encode\(texts\)"):
+        pipeline("feature-extraction", str(out))
+    assert pipeline("feature-extraction", str(pd))("hello")[0][0]  # the converted directory's body still answers
 
 
 def test_int8_quantised_export_verified_at_its_own_bar(ner, tmp_path, capsys):

@@ -101,12 +101,13 @@ def test_max_length_past_the_positions_is_clamped_with_a_warning(exported):
 
 
 def test_a_directory_that_is_not_an_export_says_how_to_make_one(exported, tmp_path):
-    for path in (exported[1], tmp_path / "missing"):
+    for path, said in ((exported[1], str(exported[1] / "inference.json") + ": not found"),
+                       (tmp_path / "missing", f"{tmp_path / 'missing'}: no such directory")):
         with pytest.raises(ConversionError) as e:
             Predictor(str(path))
         message = str(e.value)
-        assert "\n" not in message and str(path / "inference.json") in message, message
-        assert "paddle-roberta export DIR DEST --to inference" in message, message
+        assert "\n" not in message and said in message, message
+        assert "paddle-roberta export DIR DEST --to inference` (or --to onnx)" in message, message
 
 
 def test_an_empty_batch_gives_empty_outputs(exported):

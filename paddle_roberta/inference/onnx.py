@@ -67,10 +67,28 @@ def save_onnx(folder: str, spec: dict):
                 for i, value in enumerate(field):
                     if value == old:
                         field[i] = name
+    _name_dims(model, spec)
     model = onnxoptimizer.optimize(model, PASSES)
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(folder, ONNX_FILE))
     spec.update(model_file=ONNX_FILE, params_file=None, engine="onnxruntime", opset=OPSET)
+
+
+def _name_dims(model, spec: dict):
+    """The dynamic dimensions of the inputs and outputs by what they are (paddle2onnx: ``DynamicDimension.N``, each
+    its own): batch, choices (multiple choice), sequence."""
+    axes = {2: ["batch", "sequence"], 3: ["batch", "choices", "sequence"], 4: ["batch", None, "sequence", "sequence"]}
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        for dim, name in zip(dims, axes.get(len(dims), [])):
+            if name and dim.dim_param:
+                dim.dim_param = name
+    for value in model.graph.output:
+        dims = value.type.tensor_type.shape.dim
+        names = ["batch", "sequence"] if value.name in spec["per_token"] else ["batch"]
+        for dim, name in zip(dims, names):
+            if dim.dim_param:
+                dim.dim_param = name
 
 
 def quantize_int8(folder: str, spec: dict):

@@ -47,7 +47,8 @@ class Predictor:
         """``buckets``: pad every batch to a multiple of this many tokens (``buckets.DEFAULT_STEP``), or to the
         shortest of these lengths that holds it (a sequence), or not at all (None or 0): see ``buckets``.
         ``cache_capacity``: how many input shapes oneDNN keeps prepared kernels for (``CACHE_CAPACITY``; None or 0:
-        every shape it meets, which grows with each batch size × length). ``precision``: "float32", "bfloat16"
+        every shape it meets, which grows with each batch size × length; the paddle engine with oneDNN only).
+        ``precision``: "float32", "bfloat16"
         (``serving.precision``: CPUs with AVX512-BF16 or AMX only) or "int8" (an ONNX export made with ``--quantize
         int8``); default: the one the export was made and verified at (``export --precision`` / ``--quantize``).
         ``engine``: "paddle" (Paddle Inference) or "onnxruntime";
@@ -56,9 +57,12 @@ class Predictor:
         its own), used instead of making one; ``tokenizer``: a PaddleNLP tokenizer already loaded from ``path``."""
         self.path = os.fspath(path)
         spec_path = os.path.join(self.path, INFERENCE_JSON)
+        if not os.path.isdir(self.path):
+            raise ConversionError(f"{self.path}: no such directory; give the folder `paddle-roberta export DIR DEST "
+                                  "--to inference` (or --to onnx) wrote")
         if not os.path.isfile(spec_path):
-            raise ConversionError(f"{spec_path}: not found, so {self.path} is not a Paddle Inference export; "
-                                  f"run `paddle-roberta export DIR DEST --to inference` and load DEST")
+            raise ConversionError(f"{spec_path}: not found, so {self.path} is not a Paddle Inference or ONNX export; "
+                                  f"run `paddle-roberta export DIR DEST --to inference` (or --to onnx) and load DEST")
         with open(spec_path, encoding="utf-8") as f:
             self.spec = json.load(f)
         with open(os.path.join(self.path, "config.json"), encoding="utf-8") as f:
@@ -80,9 +84,12 @@ class Predictor:
             raise ConversionError(f"{self.path}: an export for the {made} engine, not {self.engine}: leave engine out, "
                                   f"or export the PaddleNLP directory again with --to {again}")
         self.precision = check_precision(precision or self.spec.get("precision", "float32"))
-        if self.precision == "bfloat16" and (not mkldnn or self.engine != "paddle"):
-            raise ConversionError("precision bfloat16 runs through Paddle Inference's oneDNN: leave mkldnn on, and "
-                                  "export with --to inference")
+        if self.precision == "bfloat16" and self.engine != "paddle":
+            raise ConversionError(f"{self.path}: an ONNX export; bfloat16 runs through Paddle Inference's oneDNN: "
+                                  "export with --to inference (--precision bfloat16)")
+        if self.precision == "bfloat16" and not mkldnn:
+            raise ConversionError("precision bfloat16 runs through oneDNN: leave mkldnn on")
+        self.cache_capacity = cache_capacity if self.engine == "paddle" and mkldnn else None
         model_file = self.spec["model_file"]
         if self.precision == "int8" and self.spec.get("precision") != "int8":
             raise ConversionError(f"{self.path}: no int8 model here: export with --to onnx --quantize int8")
@@ -91,11 +98,14 @@ class Predictor:
         if predictor is None and self.engine == "onnxruntime":
             predictor = _onnx_session(os.path.join(self.path, model_file), threads)
         elif predictor is None:
-            from paddle import inference
+            with warnings.catch_warnings():  # paddle's import warns that ccache is missing: a compiler's concern
+                warnings.simplefilter("ignore")
+                from paddle import inference
 
             config = inference.Config(os.path.join(self.path, self.spec["model_file"]),
                                       os.path.join(self.path, self.spec["params_file"]))
             config.disable_gpu()
+            config.disable_glog_info()  # before the calls below, which log at INFO
             config.set_cpu_math_library_num_threads(threads)
             if mkldnn:
                 config.enable_mkldnn()
@@ -105,7 +115,6 @@ class Predictor:
                     config.enable_mkldnn_bfloat16()
             else:
                 config.disable_mkldnn()
-            config.disable_glog_info()
             predictor = inference.create_predictor(config)
         self._predictor = predictor
         self._lock = threading.Lock()
@@ -212,7 +221,9 @@ class Predictor:
         """PaddleNLP's tokenizer beside the model, loaded on first use."""
         with self._tokenizer_lock:
             if self._tokenizer is None:
-                import paddlenlp.transformers as pt
+                with warnings.catch_warnings():  # paddle's and setuptools' import-time warnings are not the user's
+                    warnings.simplefilter("ignore")
+                    import paddlenlp.transformers as pt
 
                 self._tokenizer = pt.AutoTokenizer.from_pretrained(self.path)
             return self._tokenizer

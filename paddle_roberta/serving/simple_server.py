@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 
 import numpy as np
@@ -47,7 +48,6 @@ from fastapi import HTTPException
 from paddlenlp.server import predictor as server_predictor  # noqa: I001 -- patched below
 from paddlenlp.server.handlers import BaseModelHandler, BasePostHandler
 
-from ..errors import ConversionError
 from ..tasks.pipeline import OPTIONS, TASK_OF_HEAD, Pipeline
 from ..tasks.runners import Exported
 from .predictor import INFERENCE_JSON, Predictor
@@ -65,13 +65,21 @@ def _exported_by_us(model_dir) -> bool:
         return False
 
 
+def _engine(model_dir) -> str:
+    with open(os.path.join(model_dir, INFERENCE_JSON), encoding="utf-8") as f:
+        return json.load(f).get("engine", "paddle")
+
+
 def _create_predictor(self, _stock=server_predictor.Predictor._create_predictor):
     if not _exported_by_us(self._model_path):
         return _stock(self)
+    if _engine(self._model_path) != "paddle":
+        # at the server's start-up, inside PaddleNLP's command line, whose handler prints every exception as a
+        # 160-line traceback: one line and the exit instead
+        sys.stderr.write(f"paddle-roberta: error: {self._model_path}: an ONNX export; SimpleServer serves Paddle "
+                         "Inference models: export the PaddleNLP directory with --to inference to serve it here\n")
+        raise SystemExit(1)
     ours = Predictor(self._model_path, threads=self._num_threads)  # its tokenizer loads from the same folder
-    if ours.engine != "paddle":
-        raise ConversionError(f"{self._model_path}: an ONNX export; SimpleServer serves Paddle Inference models: "
-                              "export the PaddleNLP directory with --to inference to serve it here")
     self._predictor_type, self._predictor = "paddle_inference", ours.paddle_predictor
     self._input_handles = [self._predictor.get_input_handle(n) for n in self._predictor.get_input_names()]
     self._output_handles = [self._predictor.get_output_handle(n) for n in self._predictor.get_output_names()]

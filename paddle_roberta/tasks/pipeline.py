@@ -57,6 +57,10 @@ class Pipeline:
     def __init__(self, task: str, runner):
         self.task, self.runner, self.defaults = task, runner, {}
         want = HEADS[task]
+        if runner.sentence_export:  # the graph ends with the pooling: its one output is the sentence embedding
+            raise ValueError(f"{runner.path} is a sentence-transformers model's export: its graph gives sentence "
+                             f"embeddings only; use Predictor({runner.path!r}).encode(texts) (or {task} on the "
+                             "converted PaddleNLP directory)")
         if runner.head != want:
             raise ValueError(f"{runner.path} is a {runner.config['architectures'][0]}: {task} needs a "
                              f"{runner.family.class_prefix}{want}")

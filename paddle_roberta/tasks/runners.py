@@ -36,6 +36,7 @@ class Runner:
         # transformers' fast tokenizer sets its Rust tokenizer's truncation per call: two threads asking for other
         # lengths at once would race ("Already borrowed"); encoding takes milliseconds, so one at a time
         self.text_lock = threading.Lock()
+        self.sentence_export = False  # a sentence-transformers export's graph: sentence embeddings only
 
     def tokenize(self, texts, pairs=None, truncation=False, max_length=None, first=0, **extra) -> tuple:
         """(feed, encodings): the padded inputs with the attention mask, and each text's own encoding (``extra``:
@@ -99,6 +100,7 @@ class Exported(Runner):
         super().__init__(path)
         self.predictor = predictor or Predictor(path)
         self.max_length = self.predictor.spec["max_length"]
+        self.sentence_export = bool(self.predictor.spec.get("sentence"))
         self.input_names = self.predictor.input_names
 
     def run(self, feed: dict) -> dict:
