@@ -48,11 +48,10 @@ class Predictor:
         shortest of these lengths that holds it (a sequence), or not at all (None or 0): see ``buckets``.
         ``cache_capacity``: how many input shapes oneDNN keeps prepared kernels for (``CACHE_CAPACITY``; None or 0:
         every shape it meets, which grows with each batch size × length; the paddle engine with oneDNN only).
-        ``precision``: "float32", "bfloat16"
-        (``serving.precision``: CPUs with AVX512-BF16 or AMX only) or "int8" (an ONNX export made with ``--quantize
-        int8``); default: the one the export was made and verified at (``export --precision`` / ``--quantize``).
-        ``engine``: "paddle" (Paddle Inference) or "onnxruntime";
-        default: the export's (``export --to onnx`` writes an ONNX model, which only onnxruntime runs).
+        ``precision``: "float32", "bfloat16" (``serving.precision``: CPUs with AVX512-BF16 or AMX only) or "int8" (an
+        ONNX export made with ``--quantize int8``); default: the one the export was made and verified at (``export
+        --precision`` / ``--quantize``). ``engine``: "paddle" (Paddle Inference) or "onnxruntime"; default: the
+        export's (``export --to onnx`` writes an ONNX model, which only onnxruntime runs).
         ``predictor``: a paddle.inference predictor already made for this model (PaddleNLP's SimpleServer makes
         its own), used instead of making one; ``tokenizer``: a PaddleNLP tokenizer already loaded from ``path``."""
         self.path = os.fspath(path)
@@ -308,5 +307,5 @@ def _onnx_session(path: str, threads: int):
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.log_severity_level = 3  # its warnings about initializers paddle2onnx left unused are no one's concern
+    options.log_severity_level = 3  # errors only: its load-time warnings (graph clean-ups) are not the user's concern
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
