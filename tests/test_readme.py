@@ -10,6 +10,7 @@ directory that holds what the README's names refer to, built here at small shape
 targets that take minutes, a synopsis with placeholders) carries `<!-- not run: REASON -->` on the line
 before it; any other block must run and exit 0."""
 
+import difflib
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ from paddle_roberta.dev.synthetic import build_checkpoint, build_sentence_transf
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 NOT_RUN = re.compile(r"<!-- not run: (.+?) -->\s*$")
+SAMPLE = re.compile(r"<!-- sample: (.+?) -->\s*$")  # an output sample: test_sample_output runs its command
 RUNNERS = {"sh": ["bash", "-e", "-c"], "python": [sys.executable, "-c"]}
 
 
@@ -39,9 +41,20 @@ def blocks():
         for m in FENCE.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
             before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
-            skip = NOT_RUN.search(before)
+            skip = NOT_RUN.search(before) or SAMPLE.search(before)
             found.append(pytest.param(m.group(1), m.group(2), skip and skip.group(1),
                                       id=f"{doc}-line-{line}-{m.group(1) or 'text'}"))
+    return found
+
+
+def samples():
+    found = []
+    for doc in DOCS:
+        text = open(os.path.join(ROOT, doc), encoding="utf-8").read()
+        for m in FENCE.finditer(text):
+            before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            if SAMPLE.search(before):
+                found.append(pytest.param(m.group(2), id=f"{doc}-line-{text.count(chr(10), 0, m.start()) + 1}"))
     return found
 
 
@@ -107,3 +120,56 @@ def test_readme_block(workdir, lang, code, not_run):
            "PADDLE_ROBERTA_CACHE": str(workdir / "cache")}
     r = subprocess.run(RUNNERS[lang] + [code], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"{code}\n--- stdout\n{r.stdout[-3000:]}\n--- stderr\n{r.stderr[-3000:]}"
+
+
+def shape_of(line: str, dirs) -> str:
+    """A line of output with what differs from run to run made equal: the working directory, every number (figures,
+    sizes, counts, dates) and the ids in synthetic vocabularies' token names."""
+    for d in dirs:
+        line = line.replace(str(d), "DIR")
+    return re.sub(r"\d+(\.\d+)?(e[+-]\d+)?", "N", line.replace("/home/me/work", "DIR")).rstrip()
+
+
+def build_distil(ws):
+    config = dict(SEEDS["distilroberta-base"].config)
+    build_checkpoint(str(ws / "distilroberta-base-random"), "RobertaForMaskedLM", config, vocab="bpe")
+
+
+def build_tuned(ws):
+    """A RoBERTa classifier fine-tuned in Paddle would be saved with save_pretrained: a converted one, saved again."""
+    import paddlenlp.transformers as pt
+
+    config = dict(SEEDS["distilroberta-base"].config, num_hidden_layers=2, hidden_size=20, num_attention_heads=4,
+                  intermediate_size=37, vocab_size=700, num_labels=3, max_position_embeddings=66)
+    build_checkpoint(str(ws / "tuned-hf"), "RobertaForSequenceClassification", config, vocab="bpe")
+    subprocess.run([sys.executable, "-m", "paddle_roberta", "convert", str(ws / "tuned-hf"), str(ws / "tuned-pd"),
+                    "--no-verify", "--quiet"], check=True, timeout=600)
+    pt.AutoModelForSequenceClassification.from_pretrained(str(ws / "tuned-pd")).save_pretrained(str(ws / "tuned"))
+    pt.AutoTokenizer.from_pretrained(str(ws / "tuned-pd")).save_pretrained(str(ws / "tuned"))
+
+
+INPUTS = {"distilroberta-base-random/": build_distil, "tuned": build_tuned}  # what a sample reads beyond the workdir's
+
+
+@pytest.mark.parametrize("sample", samples())
+def test_sample_output(workdir, tmp_path, paddle_quiet, sample):
+    """An output sample in the docs is what the tool prints for its command: run here on the same kind of model, line
+    for line, numbers and paths aside (``shape_of``). The command's OUT is left out of the working directory."""
+    command, *expected = sample.rstrip("\n").split("\n")
+    assert command.startswith("$ paddle-roberta "), command
+    args = command.split()[2:]
+    out = args[2].rstrip("/")
+    for name in os.listdir(workdir):
+        if name != out:
+            (tmp_path / name).symlink_to(workdir / name)
+    for name, build in INPUTS.items():
+        if name in args:
+            build(tmp_path)
+    env = {**os.environ, "HF_HOME": str(workdir / "hf_home"), "HF_HUB_OFFLINE": "1",
+           "PADDLE_ROBERTA_CACHE": str(workdir / "cache")}
+    r = subprocess.run([sys.executable, "-m", "paddle_roberta", *args], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = [shape_of(line, [tmp_path, workdir]) for line in r.stdout.rstrip("\n").split("\n")]
+    want = [shape_of(line, []) for line in expected]
+    assert got == want, "\n".join(difflib.unified_diff(want, got, "docs", "printed", lineterm=""))
