@@ -43,7 +43,7 @@ def no_bf16(monkeypatch):
 def test_capped_cache_gives_the_uncapped_outputs(dirs):
     """The default cap (CACHE_CAPACITY shapes) makes oneDNN drop and re-make kernels as shapes come and go; the
     outputs are those of the uncapped predictor on every shape, revisited ones included (tolerance 1e-5 x
-    max(1, max|logits|): the same kernels on the same shape, measured bit-equal)."""
+    max(1, max|logits|): the same kernels, remade for the same shape)."""
     assert CACHE_CAPACITY >= 1
     capped, uncapped = Predictor(str(dirs[2])), Predictor(str(dirs[2]), cache_capacity=None)
     batches = [TEXTS[:1], TEXTS[:3], [" ".join(["word"] * 90)] * 2, TEXTS, TEXTS[:1], TEXTS[:3], TEXTS[2:4]]

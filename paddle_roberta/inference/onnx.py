@@ -53,14 +53,14 @@ def save_onnx(folder: str, spec: dict):
             error = None
     if not data:
         said = [line.strip() for line in "".join(log).splitlines()
-                if "rror" in line or "not supported" in line.lower()]
+                if "error" in line.lower() or "not supported" in line.lower()]
         reason = said[0] if said else f"{type(error).__name__}: {error}" if error else "it returned nothing"
         raise ConversionError(f"paddle2onnx could not convert {spec['graph_class']}'s static graph ({reason[:300]})")
     model = onnx.load_model_from_string(data)
     if len(model.graph.output) != len(spec["outputs"]):
         raise ConversionError(f"paddle2onnx gave {len(model.graph.output)} outputs for {spec['graph_class']}, "
                               f"inference.json names {len(spec['outputs'])}: {spec['outputs']}")
-    for output, name in zip(model.graph.output, spec["outputs"]):
+    for output, name in zip(model.graph.output, spec["outputs"]):  # by hand: onnx 1.17 has no renaming helper
         old, output.name = output.name, name
         for node in model.graph.node:
             for field in (node.output, node.input):
