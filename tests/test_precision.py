@@ -75,19 +75,19 @@ def test_precision_is_for_the_inference_export(dirs, tmp_path, capsys):
     assert "--precision is for --to inference" in capsys.readouterr().err
 
 
-def test_bfloat16_bar_fails_a_flipped_clear_top1_and_a_large_difference():
-    """The bar can fail: a top-1 that changes where float32's lead is clear, or a difference past the bfloat16 bar;
-    a flip where float32's two best are closer than the differences seen is counted but not judged."""
+def test_low_precision_bar_fails_past_its_bar_and_reports_top1():
+    """The bar fails a difference past LOW_PRECISION_ATOL x scale (as a wrong weight makes); the top-1 agreement of
+    logits is reported (a flip needs float32's lead under twice the difference, which the bar already bounds)."""
     a = np.array([[[4.0, 1.0, 0.0], [2.0, 1.99, 0.0]]])  # [batch 1, 2 tokens, 3 labels]
     real = np.ones((1, 2), bool)
-    close = a + np.array([[[0.0, 0.0, 0.0], [-0.02, 0.0, 0.0]]])  # the close call flips: not judged
+    close = a + np.array([[[0.0, 0.0, 0.0], [-0.02, 0.0, 0.0]]])  # the close call flips
     row = low_precision_diff("logits", a, close, "bfloat16", real)
-    assert row.within(1e-5) and row.extra["top1_judged"] == 1 and row.extra["top1_agreement"] == 0.5
-    flipped = a + np.array([[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
-    flipped[0, 0] = [1.0, 4.0, 0.0]
-    assert not low_precision_diff("logits", a, flipped, "bfloat16", real).within(1e-5)
-    far = a + LOW_PRECISION_ATOL["bfloat16"] * 4.0 * 1.5
-    assert not low_precision_diff("last_hidden_state", a, far, "bfloat16", real).within(1e-5)
+    assert row.within(1e-5) and row.extra["top1_agreement"] == 0.5 and row.name == "logits (bfloat16), top-1 1/2"
+    for lower in ("bfloat16", "int8"):
+        bar = LOW_PRECISION_ATOL[lower] * 4.0  # scale 4
+        assert low_precision_diff("logits", a, a + 0.9 * bar, lower, real).within(1e-5)
+        assert not low_precision_diff("logits", a, a + 1.1 * bar, lower, real).within(1e-5)
+        assert not low_precision_diff("last_hidden_state", a, a + 1.1 * bar, lower, real).within(1e-5)
 
 
 @NEEDS_BF16

@@ -14,13 +14,13 @@ from .sentence import sentence_note, sentence_rows
 from .verify import FILL_MASK, SENTENCES
 
 # A lower precision (bfloat16 in Paddle Inference, int8 weights in onnxruntime) is judged against the same export's
-# float32 run: |diff| <= LOW_PRECISION_ATOL x max(1, max|output|), and the same top-1 wherever float32's top-1 leads
-# its second by more than twice the largest difference seen (a closer call may flip: counted, not judged). A wrong
-# weight or a broken graph is off by the output's scale itself. Measured on trained-looking weights (AMD EPYC):
-# bfloat16 (8 mantissa bits, 2^-9 relative per rounding): 2 layers 1.4e-2 of the scale; 6 x 768 4.1e-2 (241 texts of up
-# to 512 tokens); 24 x 1024 1.6e-2 for the last hidden state, 4.7e-2 for the tanh pooler. int8 (onnxruntime's dynamic
-# quantisation of every MatMul's weights, activations quantised per call): 2 layers 1.9e-2 of the scale; issue 32
-# measured 0.1-0.17 on distilroberta-base-sized logits.
+# float32 run: |diff| <= LOW_PRECISION_ATOL x max(1, max|output|). The top-1 agreement of logits is reported beside
+# it, not judged: a top-1 can only change where float32's lead is under twice the largest difference, so the bar
+# already bounds which calls may flip. A wrong weight or a broken graph is off by the output's scale itself. Measured
+# on trained-looking weights (AMD EPYC): bfloat16 (8 mantissa bits, 2^-9 relative per rounding): 2 layers 1.4e-2 of
+# the scale; 6 x 768 4.1e-2 (241 texts of up to 512 tokens); 24 x 1024 1.6e-2 for the last hidden state, 4.7e-2 for
+# the tanh pooler. int8 (onnxruntime's dynamic quantisation of every MatMul's weights, activations quantised per
+# call): 2 layers 1.9e-2 of the scale; issue 32 measured 0.1-0.17 on distilroberta-base-sized logits.
 LOW_PRECISION_ATOL = {"bfloat16": 1e-1, "int8": 5e-1}
 
 
@@ -73,16 +73,15 @@ def verify_export(predictor, paddle_dir, model, fam, head, spec, source, atol, d
 
 def low_precision_note(precision: str) -> str:
     return (f"({precision} rows: the {precision} predictor vs the float32 one above, judged at a bar of their own: "
-            f"max abs diff <= {LOW_PRECISION_ATOL[precision]:g} x max(1, max|output|), and the same top-1 wherever "
-            "float32's top-1 leads its second by more than twice that row's max abs diff; closer calls are counted, "
-            "not judged)")
+            f"max abs diff <= {LOW_PRECISION_ATOL[precision]:g} x max(1, max|output|); logits' top-1 agreement is "
+            "reported, not judged: a top-1 can change only where float32's lead is under twice that row's diff)")
 
 
 
 def low_precision_diff(name, a, b, precision, real=None):
     """The float32 output ``a`` against ``b``, the same at ``precision``, as a ``Diff`` judged by that precision's bar
-    (``low_precision_note``); a logits output also by its top-1 (the last axis; start/end logits: over the real tokens
-    of each row)."""
+    (``low_precision_note``); a logits output also reports its top-1 agreement (the last axis; start/end logits: over
+    the real tokens of each row)."""
     import numpy as np
 
     row = parity.diff(f"{name} ({precision})", a, b, real)
@@ -96,13 +95,9 @@ def low_precision_diff(name, a, b, precision, real=None):
         elif real is not None:
             a, b = a[real], b[real]
         a, b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
-        two = np.sort(a, axis=-1)[:, -2:] if a.shape[-1] > 1 else np.concatenate([a, a], axis=-1)
-        judged = (two[:, 1] - two[:, 0]) > 2 * row.max_abs
         agree = a.argmax(-1) == b.argmax(-1)
-        ok = ok and bool(agree[judged].all())
-        row.extra = {"top1_agreement": float(agree.mean()), "top1_positions": int(agree.size),
-                     "top1_judged": int(judged.sum()), "top1_judged_agree": int(agree[judged].sum())}
-        row.name += f", top-1 {int(agree.sum())}/{agree.size} ({int(judged.sum())} judged)"
+        row.extra = {"top1_agreement": float(agree.mean()), "top1_positions": int(agree.size)}
+        row.name += f", top-1 {int(agree.sum())}/{agree.size}"
     row.verdict = ok
     return row
 
